@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.postgres_provider import postgres_server
+from unpod_etl.db import make_engine, normalize_url, upgrade
+from unpod_etl.fakeapi import FakeServer, FakeUnpod
+
+TEMPLATE_DB = "unpod_etl_template"
+_db_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    try:
+        with postgres_server() as url:
+            yield normalize_url(url)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def _admin_engine(admin_url: str) -> Engine:
+    return create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> str:
+    """A database migrated once; each test gets a fast copy of it."""
+    admin = _admin_engine(pg_admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'))
+        conn.execute(text(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+    url = make_url(pg_admin_url).set(database=TEMPLATE_DB).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    admin.dispose()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database for one test."""
+    name = f"unpod_etl_test_{next(_db_numbers)}"
+    admin = _admin_engine(pg_admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A database with no schema at all (for migration tests)."""
+    name = f"unpod_etl_empty_{next(_db_numbers)}"
+    admin = _admin_engine(pg_admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture
+def fake() -> FakeUnpod:
+    return FakeUnpod(agents=4, tasks_per_agent=30, seed=7)  # 3 published, 1 not
+
+
+@pytest.fixture
+def fake_server(fake: FakeUnpod) -> Iterator[FakeServer]:
+    with FakeServer(fake) as server:
+        yield server

@@ -1,0 +1,158 @@
+"""The command line contract: options, environment variables, exit codes, clean errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from unpod_etl.db import head_revision
+from unpod_etl.fakeapi import FakeUnpod
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: str | None = None):  # type: ignore[no-untyped-def]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("UNPOD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "unpod_etl", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_clean_error(proc, code: int, words: str) -> None:  # type: ignore[no-untyped-def]
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert words in proc.stderr
+
+
+def test_sync_exit_0_via_environment(fake, fake_server, pg_url):
+    proc = run_cli(
+        "sync",
+        "--page-size",
+        "9",
+        env={
+            "UNPOD_API_URL": fake_server.url,
+            "UNPOD_API_TOKEN": fake.token,
+            "UNPOD_ORG_HANDLE": fake.org,
+            "UNPOD_ETL_DATABASE_URL": pg_url,
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "TOTAL" in proc.stdout
+    assert fake.token not in proc.stdout + proc.stderr
+    for handle in fake.published_handles():
+        assert handle in proc.stdout
+
+
+def test_sync_exit_1_when_an_agent_fails(fake, fake_server, pg_url):
+    handle = fake.published_handles()[0]
+    fake.refuse(handle, 206)
+    proc = run_cli(
+        "sync",
+        "--api-url",
+        fake_server.url,
+        "--token",
+        fake.token,
+        "--org",
+        fake.org,
+        "--database-url",
+        pg_url,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "206" in proc.stdout and handle in proc.stdout
+
+
+def test_missing_token_exit_2(pg_url):
+    proc = run_cli("sync", "--database-url", pg_url)
+    assert_clean_error(proc, 2, "no API token")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "not a url", "http://"])
+def test_bad_api_url_exit_2(url, pg_url):
+    proc = run_cli("sync", "--api-url", url, "--token", "x", "--database-url", pg_url)
+    assert_clean_error(proc, 2, "API URL")
+
+
+def test_bad_database_url_exit_2():
+    proc = run_cli("sync", "--token", "x", "--database-url", "mysql://u@h/db")
+    assert_clean_error(proc, 2, "unsupported database")
+
+
+def test_refused_token_exit_3_without_printing_it(fake, fake_server, pg_url):
+    secret = "tok-definitely-wrong-123"
+    proc = run_cli(
+        "sync",
+        "--api-url",
+        fake_server.url,
+        "--token",
+        secret,
+        "--org",
+        fake.org,
+        "--database-url",
+        pg_url,
+    )
+    assert_clean_error(proc, 3, "refused the token")
+    assert secret not in proc.stdout + proc.stderr
+
+
+def test_unreachable_database_exit_3(fake, fake_server):
+    proc = run_cli(
+        "sync",
+        "--api-url",
+        fake_server.url,
+        "--token",
+        fake.token,
+        "--database-url",
+        "postgresql://nobody:pw-secret@127.0.0.1:1/none",
+    )
+    assert_clean_error(proc, 3, "database")
+    assert "pw-secret" not in proc.stderr
+
+
+def test_db_upgrade_and_current(empty_pg_url):
+    up = run_cli("db", "upgrade", "--database-url", empty_pg_url)
+    assert up.returncode == 0, up.stderr
+    cur = run_cli("db", "current", "--database-url", empty_pg_url)
+    assert cur.returncode == 0 and cur.stdout.startswith(str(head_revision()))
+
+
+def test_agents_lists_published_agents(fake, fake_server):
+    proc = run_cli("agents", "--api-url", fake_server.url, "--token", fake.token, "--org", fake.org)
+    assert proc.returncode == 0, proc.stderr
+    for handle in fake.published_handles():
+        assert handle in proc.stdout
+    hidden = set(fake.all_handles()) - set(fake.published_handles())
+    assert not any(h in proc.stdout for h in hidden)
+
+
+def test_status_shows_runs(fake, fake_server, pg_url):
+    run_cli(
+        "sync",
+        "--api-url",
+        fake_server.url,
+        "--token",
+        fake.token,
+        "--org",
+        fake.org,
+        "--database-url",
+        pg_url,
+    )
+    proc = run_cli("status", "--database-url", pg_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "recent runs" in proc.stdout and " ok " in proc.stdout
+    assert fake.published_handles()[0] in proc.stdout
+
+
+def test_demo_on_embedded_default(tmp_path):
+    proc = run_cli("demo", cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "unpod_etl.db").exists()
+    assert "calls by agent and post-call outcome" in proc.stdout
+    assert "TOTAL" in proc.stdout
+    assert FakeUnpod().token not in proc.stdout

@@ -1,0 +1,3 @@
+"""unpod-etl: keep a SQL warehouse in step with the Unpod voice-agent platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,183 @@
+"""The `unpod-etl` command: parses options, calls the package, prints. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from . import db, demo, queries, render
+from .client import UnpodClient
+from .errors import AbortError, ConfigError, EtlError
+from .sync import SyncConfig, SyncRunner
+
+DEFAULT_API_URL = "https://unpod.dev"
+DEFAULT_DATABASE_URL = "sqlite:///unpod_etl.db"
+F = TypeVar("F", bound=Callable[..., Any])
+
+database_option = click.option(
+    "--database-url",
+    envvar="UNPOD_ETL_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="SQLAlchemy URL of the warehouse [UNPOD_ETL_DATABASE_URL].",
+)
+
+
+def api_options(fn: F) -> F:
+    fn = click.option(
+        "--org",
+        envvar="UNPOD_ORG_HANDLE",
+        default="",
+        help="Organization handle, sent as Org-Handle [UNPOD_ORG_HANDLE].",
+    )(fn)
+    fn = click.option(
+        "--token",
+        envvar="UNPOD_API_TOKEN",
+        default="",
+        show_default=False,
+        help="API token [UNPOD_API_TOKEN].",
+    )(fn)
+    fn = click.option(
+        "--api-url",
+        envvar="UNPOD_API_URL",
+        default=DEFAULT_API_URL,
+        show_default=True,
+        help="Unpod API base URL [UNPOD_API_URL].",
+    )(fn)
+    return fn
+
+
+def handle_errors(fn: F) -> F:
+    """Known failures become one line on stderr and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except AbortError as exc:
+            click.echo(f"aborted: {exc}", err=True)
+            sys.exit(3)
+        except EtlError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(package_name="unpod-etl")
+def main(verbose: bool) -> None:
+    """Keep a SQL warehouse in step with the Unpod voice-agent platform."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Alembic narrates every migration check at INFO; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+@main.command()
+@api_options
+@database_option
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    metavar="HANDLE",
+    help="Sync this agent (repeatable). Default: every agent GET /agents/ lists.",
+)
+@click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)
+@handle_errors
+def sync(
+    api_url: str, token: str, org: str, database_url: str, agents: tuple[str, ...], page_size: int
+) -> None:
+    """Fetch every agent's tasks and write what changed."""
+    config = SyncConfig(api_url, token, org, database_url, agents, page_size)
+    result = SyncRunner(config).run()
+    click.echo(render.run_summary(result))
+    if result.outcome == "aborted":
+        click.echo(f"aborted: {result.error}", err=True)
+    sys.exit(result.exit_code)
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Schema migrations."""
+
+
+@db_group.command()
+@database_option
+@handle_errors
+def upgrade(database_url: str) -> None:
+    """Bring the schema up to date (alembic upgrade head)."""
+    engine = db.make_engine(database_url)
+    db.upgrade(engine)
+    click.echo(f"schema at revision {db.current_revision(engine)}")
+
+
+@db_group.command()
+@database_option
+@handle_errors
+def current(database_url: str) -> None:
+    """Show the schema revision of the database."""
+    engine = db.make_engine(database_url)
+    rev = db.current_revision(engine)
+    head = db.head_revision()
+    click.echo(f"{rev or '(empty database)'} (head: {head})")
+
+
+@main.command()
+@api_options
+@handle_errors
+def agents(api_url: str, token: str, org: str) -> None:
+    """List the agents the API returns."""
+    listed = UnpodClient(api_url, token, org).list_agents()
+    cols = ["handle", "name", "type", "state"]
+    click.echo(render.table([{c: a.get(c) for c in cols} for a in listed], cols))
+
+
+@main.command()
+@database_option
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@handle_errors
+def status(database_url: str, limit: int) -> None:
+    """Show the last sync runs and their per-agent results."""
+    engine = db.make_engine(database_url)
+    with engine.connect() as conn:
+        runs, results = queries.runs_with_agents(conn, limit)
+    click.echo(render.status(runs, results))
+
+
+@main.command(name="fake-api")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--agents", "n_agents", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--tasks-per-agent", type=click.IntRange(min=0), default=40, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@handle_errors
+def fake_api(port: int, n_agents: int, tasks_per_agent: int, seed: int) -> None:
+    """Serve the built-in fake Unpod API on 127.0.0.1 until interrupted."""
+    from .fakeapi.server import serve
+
+    serve(port, n_agents, tasks_per_agent, seed)
+
+
+@main.command(name="demo")
+@database_option
+@handle_errors
+def demo_command(database_url: str) -> None:
+    """Sync the built-in fake API into a local database and show a few queries."""
+    outcome = demo.run_demo(database_url)
+    click.echo(render.run_summary(outcome.result))
+    for title, rows in outcome.examples:
+        click.echo(f"\n{title}\n{render.table(rows)}")
+    click.echo(f"\ndata is in {outcome.database}")

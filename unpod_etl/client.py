@@ -1,0 +1,160 @@
+"""HTTP client for Unpod's platform API (requests; knows nothing of the database).
+
+It turns the API's quirks into plain Python: a page is good only when HTTP is 200 *and*
+the body's `status_code` is 200 (the server answers 206 for refusals), task pages are
+walked with offset paging and deduplicated, and transient failures are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from .errors import ApiError, AuthError, ConfigError
+from .retrying import RetryPolicy, TransientHttpError, call_with_retries
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v2/platform"
+# A walk may take a few extra pages (tasks created mid-walk shift older ones down),
+# but a server that keeps answering full pages must not keep us forever.
+EXTRA_PAGES_ALLOWED = 5
+
+
+@dataclass
+class TaskPage:
+    """One page of an agent's tasks, already deduplicated against earlier pages."""
+
+    number: int
+    page_size: int
+    count: int  # the server's total for the agent
+    tasks: list[dict[str, Any]]
+    raw_size: int  # documents on the page before deduplication
+
+
+@dataclass
+class UnpodClient:
+    base_url: str
+    token: str
+    org: str = ""
+    timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"API URL must be http(s)://host[:port], got {self.base_url!r}")
+        if not self.token:
+            raise ConfigError("no API token: set UNPOD_API_TOKEN or pass --token")
+        self.base_url = self.base_url.rstrip("/")
+
+    # -- public API -------------------------------------------------------------------------
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        """Published agents of the org (`GET /agents/`, no paging)."""
+        body = self._get_envelope(f"{API_PREFIX}/agents/", {}, what="the agent list")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise ApiError("the agent list: `data` is not a list")
+        return [a for a in data if isinstance(a, dict)]
+
+    def iter_task_pages(self, handle: str, page_size: int = 100) -> Iterator[TaskPage]:
+        """Walk an agent's tasks newest first, yielding pages of not-yet-seen tasks.
+
+        Stops on an empty page, a short page, once `count` distinct tasks were seen, or
+        after a bounded number of extra pages past what `count` announced.
+        """
+        if page_size < 1:
+            raise ConfigError("page size must be at least 1")
+        path = f"{API_PREFIX}/agents/{quote(handle, safe='')}/tasks/"
+        seen: set[str] = set()
+        number = 1
+        max_pages: int | None = None
+        while max_pages is None or number <= max_pages:
+            what = f"agent {handle!r} page {number}"
+            body = self._get_envelope(path, {"page": number, "page_size": page_size}, what=what)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise ApiError(f"{what}: `data` is not a list")
+            count = _as_count(body.get("count"), len(data))
+            # Recomputed every page: the list is live and may grow during the walk.
+            max_pages = max(max_pages or 0, math.ceil(count / page_size) + EXTRA_PAGES_ALLOWED)
+            fresh = []
+            for doc in data:
+                task_id = doc.get("task_id") if isinstance(doc, dict) else None
+                if isinstance(task_id, str) and task_id in seen:
+                    continue
+                if isinstance(task_id, str):
+                    seen.add(task_id)
+                fresh.append(doc)
+            yield TaskPage(number, page_size, count, fresh, len(data))
+            if len(data) < page_size or len(seen) >= count:
+                return
+            number += 1
+        log.warning("agent %s: stopped after %d pages (count said %s)", handle, number - 1, count)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Token {self.token}",
+            "Org-Handle": self.org,
+            "Accept": "application/json",
+        }
+
+    def _get_envelope(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+        url = self.base_url + path
+        return call_with_retries(lambda: self._get_once(url, params, what), self.retry, what)
+
+    def _get_once(self, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+        try:
+            resp = self.session.get(
+                url, params=params, headers=self._headers(), timeout=self.timeout
+            )
+            status = resp.status_code
+            text = resp.text  # reading the body may fail too (connection closed mid-body)
+        except requests.exceptions.RequestException as exc:
+            raise TransientHttpError(f"{what}: {type(exc).__name__}") from None
+        if status == 401:
+            raise AuthError(f"the API refused the token (HTTP 401) on {what}")
+        if status == 429 or status >= 500:
+            raise TransientHttpError(
+                f"{what}: HTTP {status}", retry_after=resp.headers.get("Retry-After")
+            )
+        body = _json_object(text)
+        if status == 404:
+            raise ApiError(f"{what}: not found (HTTP 404: {_message(body)})")
+        if status != 200:
+            raise ApiError(f"{what}: HTTP {status}: {_message(body)}")
+        if body is None:
+            raise ApiError(f"{what}: the body is not a JSON object")
+        if body.get("status_code") != 200:
+            raise ApiError(f"{what}: status_code {body.get('status_code')}: {_message(body)}")
+        return body
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _message(body: dict[str, Any] | None) -> str:
+    if body is None:
+        return "no JSON body"
+    msg = body.get("message") or body.get("error") or "no message"
+    return str(msg)[:200]
+
+
+def _as_count(value: Any, fallback: int) -> int:
+    return value if isinstance(value, int) and value >= 0 else fallback

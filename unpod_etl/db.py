@@ -1,0 +1,103 @@
+"""Database engine and schema migrations (Alembic, run programmatically)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from .errors import AbortError, ConfigError
+
+SUPPORTED = ("postgresql", "sqlite")
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"not a database URL: {_masked(url)}") from None
+    backend = parsed.get_backend_name()
+    if parsed.drivername in ("postgres", "postgresql"):  # no driver named: psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend not in SUPPORTED:
+        raise ConfigError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(normalize_url(url), future=True)
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        # WAL lets `status` read while a sync writes; the busy timeout makes a second
+        # writer wait instead of failing at once.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the package when installed from a wheel, else the repo's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise ConfigError("the migration scripts are missing from this installation")
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (idempotent)."""
+    cfg = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise AbortError(f"database error while migrating: {describe_db_error(exc)}") from None
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def describe_db_error(exc: SQLAlchemyError) -> str:
+    """First line of the driver's message, without the SQL or parameters SQLAlchemy appends."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _masked(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable>"

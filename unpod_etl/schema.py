@@ -1,0 +1,184 @@
+"""The warehouse tables, declared once (SQLAlchemy Core).
+
+Alembic migrations create these tables; the loader and the tests import them from here.
+Column names are the contract documented in the README. JSON columns are JSONB on
+PostgreSQL and plain JSON on SQLite, and every timestamp is stored as UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSONB where it is available (indexable, compact), JSON text elsewhere.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+UtcTime = DateTime(timezone=True)
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+RunId = BigInteger().with_variant(Integer(), "sqlite")
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("handle", String(255), primary_key=True),
+    Column("name", Text),
+    Column("type", String(64)),
+    Column("state", String(64)),
+    Column("description", Text),
+    Column("purpose", Text),
+    Column("published", Boolean, nullable=False, default=True),
+    Column("first_seen_at", UtcTime, nullable=False),
+    Column("last_seen_at", UtcTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("agent_handle", String(255), nullable=False, index=True),
+    Column("doc_id", String(64)),  # the document's `_id`
+    Column("run_id", String(64)),
+    Column("status", String(64)),
+    Column("execution_type", String(64)),
+    Column("thread_id", String(255)),
+    Column("ref_id", String(255)),
+    Column("space_id", String(255)),
+    Column("user_ref", String(255)),  # the document's `user`
+    Column("user_org_id", String(255)),
+    Column("collection_ref", String(255)),
+    Column("provider", String(64)),
+    Column("last_status_change", UtcTime),
+    Column("created_at", UtcTime, index=True),
+    Column("modified_at", UtcTime),
+    Column("scheduled_at", UtcTime),
+    Column("retry_attempt", Integer),
+    Column("failure_count", Integer),
+    Column("last_failure_reason", Text),
+    Column("objective", Text),
+    Column("user_email", Text),
+    Column("user_full_name", Text),
+    Column("contact_name", Text),
+    Column("contact_number", Text),
+    Column("contact_email", Text),
+    Column("output_kind", String(32)),  # none | call | email | failed | scheduled | other
+    Column("output_error", Text),
+    Column("input", JsonDoc),
+    Column("output", JsonDoc),
+    Column("document", JsonDoc, nullable=False),  # the whole task minus secrets
+    Column("fingerprint", String(64), nullable=False),  # sha256 of `document`
+    Column("first_synced_at", UtcTime, nullable=False),
+    Column("last_synced_at", UtcTime, nullable=False),
+    Column("last_sync_run_id", RunId),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String(255), primary_key=True),
+    Column("task_id", String(64), nullable=False, index=True),
+    Column("agent_handle", String(255), nullable=False, index=True),
+    Column("call_id_synthetic", Boolean, nullable=False, default=False),
+    Column("call_type", String(64)),
+    Column("call_status", String(64)),
+    Column("call_end_reason", Text),
+    Column("start_time", UtcTime, index=True),
+    Column("end_time", UtcTime),
+    Column("duration_seconds", Float),
+    Column("recording_url", Text),
+    Column("assistant_number", Text),
+    Column("customer", Text),
+    Column("contact_number", Text),
+    Column("cost", Float),
+    Column("call_summary", Text),
+    Column("post_call_data", JsonDoc),
+    Column("summary_status", String(255)),  # post_call_data.summary.status ("Interested", ...)
+    Column("summary_text", Text),
+    Column("classification_labels", JsonDoc),  # list of strings
+    Column("success_score", Float),  # post_call_data.success_evaluator when numeric
+    Column("success_evaluation", Text),  # the raw evaluator value as text
+    Column("follow_up_required", Boolean),
+    Column("follow_up_time", UtcTime),
+    Column("callback_at", UtcTime),
+    Column("is_redial", Boolean),
+    Column("structured_data", JsonDoc),
+    Column("transcript_line_count", Integer, nullable=False, default=0),
+)
+
+transcript_lines = Table(
+    "transcript_lines",
+    metadata,
+    Column("call_id", String(255), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("task_id", String(64), nullable=False, index=True),
+    Column("role", String(64)),  # normalized: assistant | user | other raw value
+    Column("raw_role", String(64)),
+    Column("content", Text),
+    Column("spoken_at", UtcTime),
+    Column("user_id", String(255)),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("run_id", RunId, primary_key=True, autoincrement=True),
+    Column("started_at", UtcTime, nullable=False),
+    Column("finished_at", UtcTime),
+    Column("outcome", String(32), nullable=False),  # running | ok | partial | aborted
+    Column("api_url", Text),
+    Column("agents_total", Integer, nullable=False, default=0),
+    Column("agents_failed", Integer, nullable=False, default=0),
+    Column("tasks_seen", Integer, nullable=False, default=0),
+    Column("tasks_inserted", Integer, nullable=False, default=0),
+    Column("tasks_updated", Integer, nullable=False, default=0),
+    Column("tasks_unchanged", Integer, nullable=False, default=0),
+    Column("tasks_failed", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+sync_agent_results = Table(
+    "sync_agent_results",
+    metadata,
+    Column(
+        "run_id",
+        RunId,
+        ForeignKey("sync_runs.run_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("agent_handle", String(255), primary_key=True),
+    Column("started_at", UtcTime, nullable=False),
+    Column("finished_at", UtcTime),
+    Column("outcome", String(32), nullable=False),  # running | ok | failed
+    Column("pages", Integer, nullable=False, default=0),
+    Column("tasks_seen", Integer, nullable=False, default=0),
+    Column("tasks_inserted", Integer, nullable=False, default=0),
+    Column("tasks_updated", Integer, nullable=False, default=0),
+    Column("tasks_moved", Integer, nullable=False, default=0),
+    Column("tasks_changed_unmoved", Integer, nullable=False, default=0),
+    Column("tasks_unchanged", Integer, nullable=False, default=0),
+    Column("tasks_failed", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+Index("ix_tasks_agent_status", tasks.c.agent_handle, tasks.c.status)
