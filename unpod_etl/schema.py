@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -155,6 +156,8 @@ sync_runs = Table(
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
     Column("error", Text),
+    Column("hostname", String(255)),  # who ran it: tells a dead run from a live one
+    Column("pid", Integer),
 )
 
 sync_agent_results = Table(
@@ -179,6 +182,25 @@ sync_agent_results = Table(
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
     Column("error", Text),
+)
+
+rejected_records = Table(
+    "rejected_records",
+    metadata,
+    Column("rejection_id", RunId, primary_key=True, autoincrement=True),
+    Column("agent_handle", String(255), nullable=False),
+    # task_id when the document has a usable one, else "sha256:<fingerprint of the raw doc>"
+    Column("record_key", String(255), nullable=False),
+    Column("task_id", String(255)),
+    Column("reason", Text, nullable=False),
+    Column("document", JsonDoc),  # the raw document minus secrets
+    Column("page", Integer),
+    Column("first_run_id", RunId),
+    Column("last_run_id", RunId),
+    Column("first_seen_at", UtcTime, nullable=False),
+    Column("last_seen_at", UtcTime, nullable=False),
+    Column("resolved_at", UtcTime),  # set when a later run loaded the task normally
+    UniqueConstraint("agent_handle", "record_key"),
 )
 
 Index("ix_tasks_agent_status", tasks.c.agent_handle, tasks.c.status)
