@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
 import click
 
-from . import db, demo, queries, render
-from .cli_options import api_options, database_option, handle_errors
+from . import db, demo, render
+from .cli_options import api_options, database_option, handle_errors, sync_options
 from .client import UnpodClient
+from .status import load_status
 from .sync import SyncConfig, SyncRunner
 
 
@@ -30,20 +33,11 @@ def main(verbose: bool) -> None:
 @main.command()
 @api_options
 @database_option
-@click.option(
-    "--agent",
-    "agents",
-    multiple=True,
-    metavar="HANDLE",
-    help="Sync this agent (repeatable). Default: every agent GET /agents/ lists.",
-)
-@click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)
+@sync_options
 @handle_errors
-def sync(
-    api_url: str, token: str, org: str, database_url: str, agents: tuple[str, ...], page_size: int
-) -> None:
+def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
     """Fetch every agent's tasks and write what changed."""
-    config = SyncConfig(api_url, token, org, database_url, agents, page_size)
+    config = SyncConfig(api_url, token, org, database_url, **options)
     result = SyncRunner(config).run()
     click.echo(render.run_summary(result))
     if result.outcome == "aborted":
@@ -90,13 +84,15 @@ def agents(api_url: str, token: str, org: str) -> None:
 @main.command()
 @database_option
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
-def status(database_url: str, limit: int) -> None:
+def status(database_url: str, limit: int, as_json: bool) -> None:
     """Show the last sync runs and their per-agent results."""
-    engine = db.make_engine(database_url)
-    with engine.connect() as conn:
-        runs, results = queries.runs_with_agents(conn, limit)
-    click.echo(render.status(runs, results))
+    snapshot = load_status(db.make_engine(database_url), limit)
+    if as_json:
+        click.echo(json.dumps(snapshot.as_json(), indent=2))
+    else:
+        click.echo(render.status(snapshot.runs, snapshot.agents))
 
 
 @main.command(name="fake-api")

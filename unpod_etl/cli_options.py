@@ -66,3 +66,51 @@ def handle_errors(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+# Agents are fetched concurrently; a small machine gains little past a few at once.
+DEFAULT_WORKERS = 4
+
+
+class ShardParam(click.ParamType):
+    """K/N, as in `--shard 2/8`."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            k, n = (int(part) for part in str(value).split("/"))
+        except ValueError:
+            self.fail(f"{value!r} is not K/N (e.g. 0/4)", param, ctx)
+        if n < 1 or not 0 <= k < n:
+            self.fail(f"{value!r}: need 0 <= K < N", param, ctx)
+        return k, n
+
+
+def sync_options(fn: F) -> F:
+    """What one sync run walks; the keyword names match SyncConfig's fields."""
+    fn = click.option(
+        "--shard",
+        type=ShardParam(),
+        default="0/1",
+        show_default=True,
+        help="K/N: own only the agents whose handle hashes to shard K of N (0 <= K < N).",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_WORKERS,
+        show_default=True,
+        help="Agents fetched at once.",
+    )(fn)
+    fn = click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)(fn)
+    fn = click.option(
+        "--agent",
+        "agents",
+        multiple=True,
+        metavar="HANDLE",
+        help="Sync this agent (repeatable). Default: every agent GET /agents/ lists.",
+    )(fn)
+    return fn

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +45,11 @@ class UnpodClient:
     token: str
     org: str = ""
     timeout: float = 60.0
+    min_page_size: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    session: requests.Session = field(default_factory=requests.Session)
+    # One Session per thread: agents are fetched by a pool of workers, and a Session's
+    # connection pool is not meant to be shared across threads.
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -69,24 +72,33 @@ class UnpodClient:
     def iter_task_pages(self, handle: str, page_size: int = 100) -> Iterator[TaskPage]:
         """Walk an agent's tasks newest first, yielding pages of not-yet-seen tasks.
 
-        Stops on an empty page, a short page, once `count` distinct tasks were seen, or
-        after a bounded number of extra pages past what `count` announced.
+        Stops on an empty or short page, once `count` distinct tasks were seen, or after a
+        bounded number of pages past what `count` announced. A page that keeps failing with
+        5xx or a timeout is asked again with half the page size: the server has no index for
+        this query and large pages time out.
         """
         if page_size < 1:
             raise ConfigError("page size must be at least 1")
         path = f"{API_PREFIX}/agents/{quote(handle, safe='')}/tasks/"
         seen: set[str] = set()
-        number = 1
-        max_pages: int | None = None
-        while max_pages is None or number <= max_pages:
+        size, offset, most = page_size, 0, 0
+        while True:
+            number = offset // size + 1
             what = f"agent {handle!r} page {number}"
-            body = self._get_envelope(path, {"page": number, "page_size": page_size}, what=what)
+            params = {"page": number, "page_size": size}
+            try:
+                body = self._get_envelope(path, params, what=what)
+            except TransientHttpError as exc:
+                if not exc.shrinkable or size <= self.min_page_size:
+                    raise
+                size = max(self.min_page_size, size // 2)
+                log.warning("%s kept failing; asking again with page_size %d", what, size)
+                continue  # offset is kept: the smaller page starts at or before it
             data = body.get("data")
             if not isinstance(data, list):
                 raise ApiError(f"{what}: `data` is not a list")
             count = _as_count(body.get("count"), len(data))
-            # Recomputed every page: the list is live and may grow during the walk.
-            max_pages = max(max_pages or 0, math.ceil(count / page_size) + EXTRA_PAGES_ALLOWED)
+            most = max(most, count)  # the list is live and may grow during the walk
             fresh = []
             for doc in data:
                 task_id = doc.get("task_id") if isinstance(doc, dict) else None
@@ -95,13 +107,21 @@ class UnpodClient:
                 if isinstance(task_id, str):
                     seen.add(task_id)
                 fresh.append(doc)
-            yield TaskPage(number, page_size, count, fresh, len(data))
-            if len(data) < page_size or len(seen) >= count:
+            yield TaskPage(number, size, count, fresh, len(data))
+            if len(data) < size or len(seen) >= count:
                 return
-            number += 1
-        log.warning("agent %s: stopped after %d pages (count said %s)", handle, number - 1, count)
+            offset = number * size
+            if offset >= most + EXTRA_PAGES_ALLOWED * size:
+                log.warning("%s: stopping, past the %d tasks the server announced", what, most)
+                return
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -116,18 +136,21 @@ class UnpodClient:
 
     def _get_once(self, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         try:
-            resp = self.session.get(
+            resp = self._session().get(
                 url, params=params, headers=self._headers(), timeout=self.timeout
             )
             status = resp.status_code
             text = resp.text  # reading the body may fail too (connection closed mid-body)
         except requests.exceptions.RequestException as exc:
-            raise TransientHttpError(f"{what}: {type(exc).__name__}") from None
+            # Timeouts, refused or cut connections: the kind a retry may fix.
+            raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
         if status == 401:
             raise AuthError(f"the API refused the token (HTTP 401) on {what}")
         if status == 429 or status >= 500:
             raise TransientHttpError(
-                f"{what}: HTTP {status}", retry_after=resp.headers.get("Retry-After")
+                f"{what}: HTTP {status}",
+                retry_after=resp.headers.get("Retry-After"),
+                shrinkable=status != 429,
             )
         body = _json_object(text)
         if status == 404:
@@ -135,7 +158,10 @@ class UnpodClient:
         if status != 200:
             raise ApiError(f"{what}: HTTP {status}: {_message(body)}")
         if body is None:
-            raise ApiError(f"{what}: the body is not a JSON object")
+            # An HTML page or a cut body behind a 200 comes from proxies; worth a retry.
+            raise TransientHttpError(
+                f"{what}: the body is not a JSON object ({_snippet(text)})", shrinkable=False
+            )
         if body.get("status_code") != 200:
             raise ApiError(f"{what}: status_code {body.get('status_code')}: {_message(body)}")
         return body
@@ -154,6 +180,21 @@ def _message(body: dict[str, Any] | None) -> str:
         return "no JSON body"
     msg = body.get("message") or body.get("error") or "no message"
     return str(msg)[:200]
+
+
+def _snippet(text: str) -> str:
+    head = " ".join(text[:60].split())
+    return f"{len(text)} bytes starting {head!r}" if text else "empty body"
+
+
+def _describe_network_error(exc: requests.exceptions.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection closed in the middle of the body"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__
 
 
 def _as_count(value: Any, fallback: int) -> int:

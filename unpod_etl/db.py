@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -30,8 +31,11 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(normalize_url(url), future=True)
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    full = normalize_url(url)
+    # SQLite's file engine has its own pool; pool_size only applies to server databases.
+    extra: dict[str, Any] = {} if full.startswith("sqlite") else {"pool_size": pool_size}
+    engine = create_engine(full, pool_pre_ping=True, **extra)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
     return engine

@@ -31,9 +31,13 @@ T = TypeVar("T")
 class TransientHttpError(ApiError):
     """Worth another try: connection error, timeout, 429 or 5xx."""
 
-    def __init__(self, message: str, retry_after: str | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: str | None = None, shrinkable: bool = True
+    ) -> None:
         super().__init__(message)
         self.retry_after = parse_retry_after(retry_after)
+        # Whether asking for a smaller page may help (5xx, timeouts; not 429 or a bad body).
+        self.shrinkable = shrinkable
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,36 @@
 """One sync run, end to end: API -> client -> normalize -> load -> database.
 
-The only module that knows the order of things. Progress commits page by page, so a run
-killed half-way keeps what it wrote and the next run carries on from the stored state.
+The only module that knows the order of things: migrate, lock, record the run, list the
+agents, sync each agent (agent_sync.py), record the end. Progress commits page by page, so a
+run killed half-way keeps what it wrote and the next run carries on from the stored state.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import load
-from .client import TaskPage, UnpodClient
+from . import liveness, load
+from .agent_sync import AgentSync, ProgressHook, utcnow
+from .client import UnpodClient
 from .db import describe_db_error, make_engine, upgrade
-from .errors import AbortError, ApiError, EtlError
-from .normalize import NormalizedTask, RejectedRecord, normalize_agent, normalize_task
+from .errors import AbortError, ApiError, ConfigError
+from .locks import NamedLock
+from .normalize import RejectedRecord, normalize_agent
+from .results import AgentResult, RunResult
 
+__all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
 log = logging.getLogger(__name__)
 
 
@@ -32,78 +42,20 @@ class SyncConfig:
     database_url: str
     agents: tuple[str, ...] = ()
     page_size: int = 100
+    workers: int = 1
+    shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
+
+    def __post_init__(self) -> None:
+        k, n = self.shard
+        if n < 1 or not 0 <= k < n:
+            raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
 
 
-@dataclass
-class AgentResult:
-    handle: str
-    outcome: str = "running"  # ok | failed
-    pages: int = 0
-    seen: int = 0
-    inserted: int = 0
-    moved: int = 0  # rewritten because last_status_change moved
-    changed_unmoved: int = 0  # rewritten because the content changed, marker unmoved
-    unchanged: int = 0
-    failed: int = 0  # documents that could not be normalized
-    error: str | None = None
-
-    @property
-    def updated(self) -> int:
-        return self.moved + self.changed_unmoved
-
-    def counters(self) -> dict[str, Any]:
-        return {
-            "pages": self.pages,
-            "tasks_seen": self.seen,
-            "tasks_inserted": self.inserted,
-            "tasks_updated": self.updated,
-            "tasks_moved": self.moved,
-            "tasks_changed_unmoved": self.changed_unmoved,
-            "tasks_unchanged": self.unchanged,
-            "tasks_failed": self.failed,
-        }
-
-
-@dataclass
-class RunResult:
-    run_id: int | None
-    outcome: str  # ok | partial | aborted
-    agents: list[AgentResult] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return {"ok": 0, "partial": 1}.get(self.outcome, 3)
-
-    def total(self, name: str) -> int:
-        return sum(getattr(a, name) for a in self.agents)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    # SQLite hands timestamps back naive; they were stored as UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def classify(item: NormalizedTask, stored: tuple[datetime | None, str] | None) -> str:
-    """new | moved | changed_unmoved | unchanged (see README, "Change detection")."""
-    if stored is None:
-        return "new"
-    stored_marker, stored_fingerprint = stored
-    marker_moved = _as_utc(stored_marker) != item.task["last_status_change"]
-    if marker_moved:
-        return "moved"
-    if stored_fingerprint != item.task["fingerprint"]:
-        return "changed_unmoved"
-    return "unchanged"
-
-
-ProgressHook = Callable[[AgentResult, TaskPage], None]
+def shard_of(handle: str, shards: int) -> int:
+    """Stable across machines and Python versions (unlike hash())."""
+    return int.from_bytes(hashlib.sha256(handle.encode()).digest()[:8], "big") % shards
 
 
 class SyncRunner:
@@ -112,30 +64,78 @@ class SyncRunner:
     ) -> None:
         self.config = config
         self.client = client or UnpodClient(config.api_url, config.token, config.org)
-        self.engine = engine or make_engine(config.database_url)
+        # Each worker holds a connection for writes and one for its agent's lock.
+        pool = 2 * config.workers + 3
+        self.engine = engine or make_engine(config.database_url, pool_size=pool)
         self.on_page: ProgressHook | None = None
+        self._hook_lock = threading.Lock()
 
     def run(self) -> RunResult:
         upgrade(self.engine)
-        run_id = self._db(lambda c: load.start_run(c, self.config.api_url, utcnow()))
-        result = RunResult(run_id=run_id, outcome="running")
-        try:
-            handles = self._agent_handles()
-            for handle in handles:
-                result.agents.append(self._sync_agent(run_id, handle))
-            failed = sum(a.outcome != "ok" for a in result.agents)
-            result.outcome = "partial" if failed else "ok"
-        except AbortError as exc:
-            result.outcome, result.error = "aborted", str(exc)
-        self._finish(result)
+        k, n = self.config.shard
+        sqlite = self.engine.dialect.name == "sqlite"
+        name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
+        with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
+            run_id, run_lock = self._start_run()
+            result = RunResult(run_id=run_id, outcome="running")
+            try:
+                self._run_agents(result)
+            finally:
+                if run_lock is not None:
+                    run_lock.release()
         return result
 
     # -- steps ------------------------------------------------------------------------------
 
+    def _start_run(self) -> tuple[int, NamedLock | None]:
+        """Record the run, holding its liveness lock before the row becomes visible."""
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        def start(conn: Connection) -> tuple[int, NamedLock | None]:
+            stale = liveness.running_run_ids(conn)
+            if not sqlite:  # other shards' runs may be alive: ask their locks
+                stale = [r for r in stale if not liveness.is_alive(self.engine, r)]
+            liveness.mark_died(conn, stale)
+            run_id = load.start_run(conn, self.config.api_url, utcnow())
+            load.finish_run(conn, run_id, {"hostname": socket.gethostname(), "pid": os.getpid()})
+            if sqlite:  # the single sync lock we hold is this run's liveness lock
+                return run_id, None
+            run_lock = NamedLock(self.engine, liveness.run_lock_name(self.engine, run_id))
+            if not self._try(run_lock):
+                raise AbortError(f"could not take the lock of run {run_id}")
+            return run_id, run_lock
+
+        run_id, run_lock = self._db(start)
+        return int(run_id), run_lock
+
+    def _run_agents(self, result: RunResult) -> None:
+        try:
+            handles = self._agent_handles()
+            if self.config.workers == 1:
+                result.agents.extend(self._sync_agent(result, h) for h in handles)
+            else:
+                with ThreadPoolExecutor(self.config.workers, "agent") as pool:
+                    result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
+            failed = any(a.outcome == "failed" for a in result.agents)
+            result.outcome = "partial" if failed else "ok"
+        except AbortError as exc:
+            result.outcome, result.error = "aborted", str(exc)
+        values = {
+            **result.totals(),
+            "finished_at": utcnow(),
+            "outcome": result.outcome,
+            "error": result.error,
+        }
+        try:
+            self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
+        except AbortError:
+            log.error("could not record the end of run %s", result.run_id)
+
     def _agent_handles(self) -> list[str]:
         now = utcnow()
+        k, n = self.config.shard
         if self.config.agents:
-            handles = list(dict.fromkeys(self.config.agents))
+            handles = [h for h in dict.fromkeys(self.config.agents) if shard_of(h, n) == k]
             self._db(lambda c: load.touch_agents(c, handles, now))
             return handles
         try:
@@ -151,97 +151,51 @@ class SyncRunner:
             except RejectedRecord as exc:
                 log.warning("skipping an agent entry: %s", exc.reason)
         self._db(lambda c: load.upsert_agents(c, rows, now, published=True))
-        return [r["handle"] for r in rows]
+        return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
 
-    def _sync_agent(self, run_id: int, handle: str) -> AgentResult:
-        res = AgentResult(handle)
-        self._db(lambda c: load.start_agent(c, run_id, handle, utcnow()))
-        stored = self._db(lambda c: load.stored_markers(c, handle))
+    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
+        if result.outcome == "aborted":
+            return AgentResult(handle, outcome="failed", error="run aborted")
+        lock = NamedLock(self.engine, f"agent:{handle}")
+        if self.engine.dialect.name != "sqlite" and not self._try(lock):
+            log.warning("agent %s is being synced by another worker; skipped", handle)
+            return AgentResult(handle, outcome="skipped", error="another worker holds it")
         try:
-            for page in self.client.iter_task_pages(handle, self.config.page_size):
-                self._write_page(run_id, res, page, stored)
-                if self.on_page:
-                    self.on_page(res, page)
-            res.outcome = "ok"
-        except AbortError:
-            res.outcome, res.error = "failed", "run aborted"
-            self._db(lambda c: load.update_agent(c, run_id, handle, self._agent_end(res)))
-            raise
-        except EtlError as exc:
-            res.outcome, res.error = "failed", str(exc)
-            log.error("agent %s failed: %s", handle, exc)
-        self._db(lambda c: load.update_agent(c, run_id, handle, self._agent_end(res)))
-        return res
-
-    def _write_page(
-        self,
-        run_id: int,
-        res: AgentResult,
-        page: TaskPage,
-        stored: dict[str, tuple[datetime | None, str]],
-    ) -> None:
-        changed: list[NormalizedTask] = []
-        for doc in page.tasks:
-            res.seen += 1
-            try:
-                item = normalize_task(doc, res.handle)
-            except RejectedRecord as exc:
-                res.failed += 1
-                log.warning(
-                    "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
-                )
-                continue
-            kind = classify(item, stored.get(item.task["task_id"]))
-            if kind == "unchanged":
-                res.unchanged += 1
-                continue
-            if kind == "new":
-                res.inserted += 1
-            elif kind == "moved":
-                res.moved += 1
-            else:
-                res.changed_unmoved += 1
-            changed.append(item)
-            stored[item.task["task_id"]] = (
-                item.task["last_status_change"],
-                item.task["fingerprint"],
+            job = AgentSync(
+                self.client,
+                self._db,
+                result.run_id or 0,
+                handle,
+                self.config.page_size,
+                self._progress,
             )
-        res.pages += 1
-        now = utcnow()
+            return job.run()
+        finally:
+            lock.release()
 
-        def write(conn: Any) -> None:
-            load.write_tasks(conn, changed, run_id, now)
-            load.update_agent(conn, run_id, res.handle, res.counters())
+    def _progress(self, res: AgentResult, page: Any) -> None:
+        if self.on_page:
+            with self._hook_lock:  # hooks draw on one terminal
+                self.on_page(res, page)
 
-        self._db(write)
+    # -- plumbing ---------------------------------------------------------------------------
 
-    def _agent_end(self, res: AgentResult) -> dict[str, Any]:
-        return {
-            **res.counters(),
-            "outcome": res.outcome,
-            "error": res.error,
-            "finished_at": utcnow(),
-        }
-
-    def _finish(self, result: RunResult) -> None:
-        values = {
-            "finished_at": utcnow(),
-            "outcome": result.outcome,
-            "agents_total": len(result.agents),
-            "agents_failed": sum(a.outcome != "ok" for a in result.agents),
-            "tasks_seen": result.total("seen"),
-            "tasks_inserted": result.total("inserted"),
-            "tasks_updated": result.total("updated"),
-            "tasks_unchanged": result.total("unchanged"),
-            "tasks_failed": result.total("failed"),
-            "error": result.error,
-        }
+    def _try(self, lock: NamedLock) -> bool:
         try:
-            self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
-        except AbortError:
-            log.error("could not record the end of run %s", result.run_id)
+            return lock.try_acquire()
+        except SQLAlchemyError as exc:
+            raise AbortError(f"database error: {describe_db_error(exc)}") from None
 
-    def _db(self, fn: Callable[[Any], Any]) -> Any:
+    @contextmanager
+    def _hold(self, lock: NamedLock, busy: str) -> Iterator[None]:
+        if not self._try(lock):
+            raise AbortError(f"{busy}: a sync is already running against this database")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _db(self, fn: Callable[[Connection], Any]) -> Any:
         """Run fn in its own committed transaction; a database failure aborts the run."""
         try:
             with self.engine.begin() as conn:

@@ -1,0 +1,65 @@
+"""What a sync run reports: per-agent counters and the run's outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+EXIT_CODES = {"ok": 0, "partial": 1}  # anything else (aborted, locked) is 3
+
+
+@dataclass
+class AgentResult:
+    handle: str
+    outcome: str = "running"  # ok | failed | skipped (another worker holds the agent)
+    pages: int = 0
+    seen: int = 0
+    inserted: int = 0
+    moved: int = 0  # rewritten because last_status_change moved
+    changed_unmoved: int = 0  # rewritten because the content changed, marker unmoved
+    unchanged: int = 0
+    failed: int = 0  # documents that could not be normalized (see rejected_records)
+    error: str | None = None
+
+    @property
+    def updated(self) -> int:
+        return self.moved + self.changed_unmoved
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "pages": self.pages,
+            "tasks_seen": self.seen,
+            "tasks_inserted": self.inserted,
+            "tasks_updated": self.updated,
+            "tasks_moved": self.moved,
+            "tasks_changed_unmoved": self.changed_unmoved,
+            "tasks_unchanged": self.unchanged,
+            "tasks_failed": self.failed,
+        }
+
+
+@dataclass
+class RunResult:
+    run_id: int | None
+    outcome: str  # running | ok | partial | aborted
+    agents: list[AgentResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.outcome, 3)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(a, name) for a in self.agents)
+
+    def totals(self) -> dict[str, Any]:
+        """The sync_runs columns that sum the agents."""
+        return {
+            "agents_total": len(self.agents),
+            "agents_failed": sum(a.outcome == "failed" for a in self.agents),
+            "tasks_seen": self.total("seen"),
+            "tasks_inserted": self.total("inserted"),
+            "tasks_updated": self.total("updated"),
+            "tasks_unchanged": self.total("unchanged"),
+            "tasks_failed": self.total("failed"),
+        }
