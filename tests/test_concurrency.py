@@ -1,0 +1,73 @@
+"""Two syncs at once against one database: the second one does not write."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.helpers import run_sync_cli
+from unpod_etl.db import make_engine
+from unpod_etl.locks import NamedLock
+from unpod_etl.schema import sync_runs, tasks
+
+
+def count(engine, table):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_second_sync_exits_while_first_holds_the_lock_postgres(
+    fake, fake_server, pg_url, pg_engine
+):
+    held = NamedLock(pg_engine, "sync")
+    assert held.try_acquire()
+    try:
+        proc = run_sync_cli(fake_server.url, fake, pg_url)
+    finally:
+        held.release()
+    assert proc.returncode == 3
+    assert "already running" in proc.stderr and "Traceback" not in proc.stderr
+    assert count(pg_engine, tasks) == 0 and count(pg_engine, sync_runs) == 0
+    after = run_sync_cli(fake_server.url, fake, pg_url)  # once released, syncs run again
+    assert after.returncode == 0, after.stderr
+    assert count(pg_engine, tasks) > 0
+
+
+def test_second_sync_exits_while_first_holds_the_lock_sqlite(fake, fake_server, sqlite_url):
+    first = run_sync_cli(fake_server.url, fake, sqlite_url)  # creates the database file
+    assert first.returncode == 0, first.stderr
+    engine = make_engine(sqlite_url)
+    runs_before = count(engine, sync_runs)
+    held = NamedLock(engine, "sync")
+    assert held.try_acquire()
+    try:
+        proc = run_sync_cli(fake_server.url, fake, sqlite_url)
+    finally:
+        held.release()
+    assert proc.returncode == 3 and "already running" in proc.stderr
+    assert count(engine, sync_runs) == runs_before
+
+
+def test_agent_held_by_another_worker_is_skipped(fake, fake_server, pg_url, pg_engine):
+    handles = fake.published_handles()
+    held = NamedLock(pg_engine, f"agent:{handles[0]}")
+    assert held.try_acquire()
+    try:
+        proc = run_sync_cli(fake_server.url, fake, pg_url, "--shard", "0/1")
+    finally:
+        held.release()
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" in proc.stdout
+    with pg_engine.connect() as conn:
+        synced = set(conn.execute(select(tasks.c.agent_handle).distinct()).scalars())
+    assert synced == set(handles[1:])
+
+
+def test_lock_excludes_others_until_released(pg_engine):
+    lock = NamedLock(pg_engine, "sync")
+    assert lock.try_acquire()
+    other = NamedLock(pg_engine, "sync")
+    assert not other.try_acquire()
+    lock.release()
+    assert other.try_acquire()
+    other.release()
+    assert NamedLock(pg_engine, "sync").is_free()
