@@ -44,7 +44,8 @@ class TransientHttpError(ApiError):
 class RetryPolicy:
     attempts: int = 5
     initial_wait: float = 0.5
-    max_wait: float = 30.0
+    max_wait: float = 30.0  # cap of our own backoff
+    max_retry_after: float = 120.0  # cap of a server's Retry-After (a proxy may ask for hours)
     total_seconds: float = 300.0
 
 
@@ -71,7 +72,7 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
         exc = state.outcome.exception() if state.outcome else None
         hinted = exc.retry_after if isinstance(exc, TransientHttpError) else None
         # A server's Retry-After wins over our own guess, within the policy's cap.
-        return min(hinted, policy.max_wait) if hinted is not None else backoff(state)
+        return min(hinted, policy.max_retry_after) if hinted is not None else backoff(state)
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
