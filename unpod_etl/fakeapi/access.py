@@ -1,10 +1,13 @@
 """What the fake refuses or breaks on purpose: tokens, per-agent refusals, injected
-failures; and the log of requests served. Mixed into FakeUnpod."""
+failures (see faults.py for the general rules); and the log of requests served. Mixed into
+FakeUnpod."""
 
 from __future__ import annotations
 
 import threading
 from typing import NamedTuple
+
+from unpod_etl.fakeapi.faults import FaultBook
 
 
 class RequestRecord(NamedTuple):
@@ -12,10 +15,12 @@ class RequestRecord(NamedTuple):
     path: str
     query: dict[str, str]  # last value of each parameter, as Django's request.GET.get reads it
     headers: dict[str, str]  # names in Title-Case ("Org-Handle", "Authorization")
+    at: float = 0.0  # time.monotonic() on arrival: lets a test measure a client's waits
 
 
-class AccessControl:
+class AccessControl(FaultBook):
     def __init__(self) -> None:
+        FaultBook.__init__(self)
         self._lock = threading.RLock()
         self.requests: list[RequestRecord] = []
         self.token_revoked = False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from unpod_etl.fakeapi.replies import Reply
 from unpod_etl.fakeapi.routes import respond
 from unpod_etl.fakeapi.state import FakeUnpod
 
@@ -17,6 +19,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # parallel crawlers open several connections at once
     fake: FakeUnpod
+    stopping: threading.Event  # set by stop(): cuts injected delays short
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -28,14 +31,31 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)  # drain, so the connection stays usable
         reply = respond(self.server.fake, self.command, self.path, dict(self.headers.items()))
+        if reply.delay > 0 and self.server.stopping.wait(reply.delay):
+            self.close_connection = True  # shutting down: do not answer at all
+            return
+        try:
+            self._write(reply)
+        except OSError:  # the client gave up (timeout) while we slept: nobody to answer
+            self.close_connection = True
+
+    def _write(self, reply: Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if reply.cut_at is None:
             self.wfile.write(reply.body)
+            return
+        # A connection dropped mid-body: the promised Content-Length never arrives.
+        self.wfile.write(reply.body[: reply.cut_at])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -50,6 +70,7 @@ class FakeServer:
         self.fake = fake
         self._httpd = _HTTPServer((HOST, port), _Handler)
         self._httpd.fake = fake
+        self._httpd.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -72,6 +93,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self._httpd.stopping.set()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
