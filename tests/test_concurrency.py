@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from tests.helpers import run_sync_cli
@@ -71,3 +73,29 @@ def test_lock_excludes_others_until_released(pg_engine):
     assert other.try_acquire()
     other.release()
     assert NamedLock(pg_engine, "sync").is_free()
+
+
+def test_two_real_syncs_started_together_only_one_writes(fake, fake_server, pg_url, pg_engine):
+    import subprocess
+
+    from tests.helpers import cli_env, sync_command
+
+    fake.inject("slow", delay=0.3, times=6)  # keeps the first sync busy for a couple of seconds
+    first = subprocess.Popen(
+        sync_command(fake_server.url, fake, pg_url, "--workers", "1"),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    while not any(r.path.endswith("/tasks/") for r in fake.requests):  # first is syncing
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.01)
+    second = run_sync_cli(fake_server.url, fake, pg_url)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 3 and "already running" in second.stderr
+    with pg_engine.connect() as conn:
+        runs = conn.execute(select(sync_runs.c.outcome)).scalars().all()
+    assert runs == ["ok"]
