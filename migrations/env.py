@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from unpod_etl.db import make_engine
-from unpod_etl.schema import metadata
+from unpod_etl.schema import include_object, metadata
 
 config = context.config
 
@@ -21,6 +21,7 @@ def run_on(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

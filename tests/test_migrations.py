@@ -7,12 +7,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from unpod_etl.db import current_revision, head_revision, make_engine, upgrade
-from unpod_etl.schema import metadata
+from unpod_etl.schema import include_object, metadata
 
 
 def _diff(engine):  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         return compare_metadata(ctx, metadata)
 
 

@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from . import db, demo, render
+from .cli_ops import report_command, schedule_command
 from .cli_options import api_options, database_option, handle_errors, sync_options
 from .client import UnpodClient
+from .progress import LOG_FORMATS, configure_logging, page_progress
 from .status import load_status
 from .sync import SyncConfig, SyncRunner
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    envvar="UNPOD_ETL_LOG_FORMAT",
+    show_default=True,
+    help="json: one object per line, for log shippers [UNPOD_ETL_LOG_FORMAT].",
+)
 @click.version_option(package_name="unpod-etl")
-def main(verbose: bool) -> None:
+def main(verbose: bool, log_format: str) -> None:
     """Keep a SQL warehouse in step with the Unpod voice-agent platform."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic narrates every migration check at INFO; only its warnings matter here.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    configure_logging(log_format, verbose)
 
 
 @main.command()
@@ -37,8 +41,10 @@ def main(verbose: bool) -> None:
 @handle_errors
 def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
     """Fetch every agent's tasks and write what changed."""
-    config = SyncConfig(api_url, token, org, database_url, **options)
-    result = SyncRunner(config).run()
+    runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
+    with page_progress(sys.stderr.isatty()) as on_page:
+        runner.on_page = on_page
+        result = runner.run()
     click.echo(render.run_summary(result))
     if result.outcome == "aborted":
         click.echo(f"aborted: {result.error}", err=True)
@@ -100,12 +106,26 @@ def status(database_url: str, limit: int, as_json: bool) -> None:
 @click.option("--agents", "n_agents", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--tasks-per-agent", type=click.IntRange(min=0), default=40, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (0.0.0.0 inside a container).",
+)
+@click.option(
+    "--fixed-dates",
+    is_flag=True,
+    help="Date the data as in the tests (January 2026) instead of ending now.",
+)
 @handle_errors
-def fake_api(port: int, n_agents: int, tasks_per_agent: int, seed: int) -> None:
-    """Serve the built-in fake Unpod API on 127.0.0.1 until interrupted."""
+def fake_api(
+    port: int, n_agents: int, tasks_per_agent: int, seed: int, host: str, fixed_dates: bool
+) -> None:
+    """Serve the built-in fake Unpod API until interrupted."""
     from .fakeapi.server import serve
 
-    serve(port, n_agents, tasks_per_agent, seed)
+    newest = None if fixed_dates else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
 
 
 @main.command(name="demo")
@@ -118,3 +138,7 @@ def demo_command(database_url: str) -> None:
     for title, rows in outcome.examples:
         click.echo(f"\n{title}\n{render.table(rows)}")
     click.echo(f"\ndata is in {outcome.database}")
+
+
+main.add_command(schedule_command, name="schedule")
+main.add_command(report_command, name="report")

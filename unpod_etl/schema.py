@@ -204,3 +204,18 @@ rejected_records = Table(
 )
 
 Index("ix_tasks_agent_status", tasks.c.agent_handle, tasks.c.status)
+# For the analytics views (migration 0003): per-agent time ranges and stuck-task scans.
+Index("ix_calls_agent_handle_start_time", calls.c.agent_handle, calls.c.start_time)
+Index("ix_tasks_agent_handle_created_at", tasks.c.agent_handle, tasks.c.created_at)
+Index("ix_tasks_status_last_status_change", tasks.c.status, tasks.c.last_status_change)
+
+# Created by migration 0003 on PostgreSQL only (full-text search over transcripts). Not
+# declared above, so plain selects keep working on SQLite, where the column does not exist.
+PG_ONLY_OBJECTS = {("column", "content_tsv"), ("index", "ix_transcript_lines_content_tsv")}
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic filter: the PostgreSQL-only objects are not schema drift."""
+    return not (reflected and compare_to is None and (type_, name) in PG_ONLY_OBJECTS)

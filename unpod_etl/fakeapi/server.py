@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from unpod_etl.fakeapi.generator import NEWEST_CREATED
 from unpod_etl.fakeapi.replies import Reply
 from unpod_etl.fakeapi.routes import respond
 from unpod_etl.fakeapi.state import FakeUnpod
 
-HOST = "127.0.0.1"  # never reachable from outside the machine
+HOST = "127.0.0.1"  # by default never reachable from outside the machine
 POLL_SECONDS = 0.05  # how soon stop() is noticed; the default 0.5 s slows every test teardown
 
 
@@ -66,9 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeServer:
     """Serve a FakeUnpod on 127.0.0.1; port 0 picks a free port."""
 
-    def __init__(self, fake: FakeUnpod, port: int = 0) -> None:
+    def __init__(self, fake: FakeUnpod, port: int = 0, host: str = HOST) -> None:
         self.fake = fake
-        self._httpd = _HTTPServer((HOST, port), _Handler)
+        self.host = host
+        self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.fake = fake
         self._httpd.stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,7 +82,9 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        # A wildcard bind (a container's 0.0.0.0) is reached locally on the loopback.
+        shown = HOST if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        return f"http://{shown}:{self.port}"
 
     def start(self) -> FakeServer:
         if self._thread is None:
@@ -119,10 +124,22 @@ class FakeServer:
         self.stop()
 
 
-def serve(port: int = 8765, agents: int = 3, tasks_per_agent: int = 40, seed: int = 1) -> None:
+def serve(
+    port: int = 8765,
+    agents: int = 3,
+    tasks_per_agent: int = 40,
+    seed: int = 1,
+    host: str = HOST,
+    newest: datetime | None = None,
+) -> None:
     """Run a fake Unpod for manual use (the CLI's `fake-api`): prints how to reach it."""
-    fake = FakeUnpod(agents=agents, tasks_per_agent=tasks_per_agent, seed=seed)
-    server = FakeServer(fake, port=port)
+    fake = FakeUnpod(
+        agents=agents,
+        tasks_per_agent=tasks_per_agent,
+        seed=seed,
+        newest=NEWEST_CREATED if newest is None else newest,
+    )
+    server = FakeServer(fake, port=port, host=host)
     print(f"Fake Unpod API at {server.url}", flush=True)
     print(f"  token: {fake.token}", flush=True)
     print(f"  org handle: {fake.org}", flush=True)
