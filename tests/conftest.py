@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -43,18 +44,28 @@ def pg_template(pg_admin_url: str) -> str:
     return TEMPLATE_DB
 
 
+@contextmanager
+def _scratch_database(admin_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database that lives for one test (a copy of `template` when given)."""
+    name = f"{prefix}_{next(_db_numbers)}"
+    admin = _admin_engine(admin_url)
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def pg_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
     """URL of a fresh, migrated PostgreSQL database for one test."""
-    name = f"unpod_etl_test_{next(_db_numbers)}"
-    admin = _admin_engine(pg_admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _scratch_database(pg_admin_url, "unpod_etl_test", pg_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -67,14 +78,8 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def empty_pg_url(pg_admin_url: str) -> Iterator[str]:
     """A database with no schema at all (for migration tests)."""
-    name = f"unpod_etl_empty_{next(_db_numbers)}"
-    admin = _admin_engine(pg_admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _scratch_database(pg_admin_url, "unpod_etl_empty") as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.helpers import cli_env, run_sync_cli
 from unpod_etl.db import head_revision
 from unpod_etl.fakeapi import FakeUnpod
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: str | None = None):  # type: ignore[no-untyped-def]
-    base = {k: v for k, v in os.environ.items() if not k.startswith("UNPOD_")}
     return subprocess.run(
         [sys.executable, "-m", "unpod_etl", *args],
-        env={**base, **(env or {})},
+        env=cli_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -53,17 +52,7 @@ def test_sync_exit_0_via_environment(fake, fake_server, pg_url):
 def test_sync_exit_1_when_an_agent_fails(fake, fake_server, pg_url):
     handle = fake.published_handles()[0]
     fake.refuse(handle, 206)
-    proc = run_cli(
-        "sync",
-        "--api-url",
-        fake_server.url,
-        "--token",
-        fake.token,
-        "--org",
-        fake.org,
-        "--database-url",
-        pg_url,
-    )
+    proc = run_sync_cli(fake_server.url, fake, pg_url)
     assert proc.returncode == 1, proc.stderr
     assert "206" in proc.stdout and handle in proc.stdout
 
@@ -132,17 +121,7 @@ def test_agents_lists_published_agents(fake, fake_server):
 
 
 def test_status_shows_runs(fake, fake_server, pg_url):
-    run_cli(
-        "sync",
-        "--api-url",
-        fake_server.url,
-        "--token",
-        fake.token,
-        "--org",
-        fake.org,
-        "--database-url",
-        pg_url,
-    )
+    assert run_sync_cli(fake_server.url, fake, pg_url).returncode == 0
     proc = run_cli("status", "--database-url", pg_url)
     assert proc.returncode == 0, proc.stderr
     assert "recent runs" in proc.stdout and " ok " in proc.stdout
