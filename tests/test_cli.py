@@ -135,3 +135,49 @@ def test_demo_on_embedded_default(tmp_path):
     assert "calls by agent and post-call outcome" in proc.stdout
     assert "TOTAL" in proc.stdout
     assert FakeUnpod().token not in proc.stdout
+
+
+def test_status_json_for_machines(fake, fake_server, pg_url):
+    import json
+
+    handles = fake.published_handles()
+    fake.refuse(handles[0], 404)
+    assert run_sync_cli(fake_server.url, fake, pg_url).returncode == 1
+    proc = run_cli("status", "--json", "--database-url", pg_url)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["outcome"] for r in doc["runs"]] == ["partial"]
+    assert doc["runs"][0]["agents_failed"] == 1
+    by_agent = {a["agent_handle"]: a for a in doc["agents"]}
+    assert by_agent[handles[0]]["outcome"] == "failed" and "404" in by_agent[handles[0]]["error"]
+    assert by_agent[handles[1]]["tasks_inserted"] == len(fake.tasks(handles[1]))
+    assert doc["runs"][0]["started_at"].endswith("+00:00")
+
+
+def test_status_on_a_database_without_tables_is_a_clear_error(empty_pg_url):
+    proc = run_cli("status", "--database-url", empty_pg_url)
+    assert_clean_error(proc, 2, "no unpod-etl tables")
+
+
+def test_log_format_json_writes_one_object_per_line(fake, fake_server, pg_url):
+    import json
+
+    fake.refuse(fake.published_handles()[0], 206)  # makes the sync log an error
+    proc = run_cli(
+        "--log-format",
+        "json",
+        "sync",
+        "--api-url",
+        fake_server.url,
+        "--token",
+        fake.token,
+        "--org",
+        fake.org,
+        "--database-url",
+        pg_url,
+    )
+    assert proc.returncode == 1
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]
+    assert records, "no log records"
+    assert {"ts", "level", "logger", "message"} <= set(records[0])
+    assert any(r["level"] == "ERROR" and "206" in r["message"] for r in records)
