@@ -70,7 +70,8 @@ def test_report_numbers_match_the_warehouse(warehouse):
     with warehouse.engine.connect() as conn:
         page = build_report(conn, 7, now=NOW)
         since = datetime.combine(NOW.date() - timedelta(days=6), datetime.min.time(), UTC)
-        recent = calls.c.start_time >= since
+        until = since + timedelta(days=7)
+        recent = (calls.c.start_time >= since) & (calls.c.start_time < until)
         day = func.date(func.timezone("UTC", calls.c.start_time))
         cells = conn.execute(
             select(calls.c.agent_handle, day).where(recent).group_by(calls.c.agent_handle, day)

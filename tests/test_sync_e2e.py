@@ -222,3 +222,26 @@ def test_same_path_on_sqlite(fake, fake_server, sqlite_url):
         ).scalar_one()
     assert n_tasks == first.total("seen")
     assert status == "completed"
+
+
+def test_untouched_documents_are_not_normalized_again(fake, fake_server, pg_url, pg_engine):
+    from sqlalchemy import update
+
+    sync(fake_server, fake, pg_url)
+    handle = fake.published_handles()[0]
+    victim = fake.tasks(handle)[3]["task_id"]
+    with pg_engine.begin() as conn:  # a stored fingerprint no normalization would produce
+        conn.execute(update(tasks).where(tasks.c.task_id == victim).values(fingerprint="stale"))
+    second = sync(fake_server, fake, pg_url)
+    assert second.total("unchanged") == second.total("seen")
+    with pg_engine.connect() as conn:
+        kept = conn.execute(select(tasks.c.fingerprint).where(tasks.c.task_id == victim))
+        assert kept.scalar_one() == "stale"  # the raw fingerprint matched: skipped untouched
+        raws = conn.execute(select(tasks.c.raw_fingerprint)).scalars().all()
+    assert len(raws) == second.total("seen") and None not in raws
+    fake.move_status(victim, "failed")  # once the source changes, it is normalized and fixed
+    third = sync(fake_server, fake, pg_url)
+    assert third.total("moved") == 1
+    with pg_engine.connect() as conn:
+        fixed = conn.execute(select(tasks.c.fingerprint).where(tasks.c.task_id == victim))
+        assert fixed.scalar_one() != "stale"

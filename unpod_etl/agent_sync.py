@@ -12,12 +12,12 @@ from sqlalchemy import Connection
 from . import load, rejects
 from .client import TaskPage, UnpodClient
 from .errors import AbortError, EtlError
-from .normalize import NormalizedTask, RejectedRecord, normalize_task
+from .normalize import NormalizedTask, RejectedRecord, normalize_task, raw_fingerprint
 from .results import AgentResult
 
 log = logging.getLogger(__name__)
 
-Markers = dict[str, tuple[datetime | None, str]]
+Markers = dict[str, load.StoredMarker]
 DbRunner = Callable[[Callable[[Connection], Any]], Any]
 ProgressHook = Callable[[AgentResult, TaskPage], None]
 
@@ -33,16 +33,25 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def classify(item: NormalizedTask, stored: tuple[datetime | None, str] | None) -> str:
+def classify(item: NormalizedTask, stored: load.StoredMarker | None) -> str:
     """new | moved | changed_unmoved | unchanged (see README, "Change detection")."""
     if stored is None:
         return "new"
-    stored_marker, stored_fingerprint = stored
-    if _as_utc(stored_marker) != item.task["last_status_change"]:
+    if _as_utc(stored.last_status_change) != item.task["last_status_change"]:
         return "moved"
-    if stored_fingerprint != item.task["fingerprint"]:
+    if stored.fingerprint != item.task["fingerprint"]:
         return "changed_unmoved"
     return "unchanged"
+
+
+def untouched(doc: Any, stored: load.StoredMarker | None) -> bool:
+    """The document is byte for byte what was stored last time: no need to normalize it."""
+    if stored is None or stored.raw_fingerprint is None or not isinstance(doc, dict):
+        return False
+    try:
+        return raw_fingerprint(doc) == stored.raw_fingerprint
+    except (TypeError, ValueError):  # not JSON-encodable: let the normalizer judge it
+        return False
 
 
 class AgentSync:
@@ -96,8 +105,14 @@ class AgentSync:
         changed: list[NormalizedTask] = []
         healed: list[str] = []  # rejected before, normalized fine now
         bad: list[tuple[Any, str]] = []
+        raw_moved: list[tuple[str, str]] = []  # same stored form, new raw form
         for doc in page.tasks:
             res.seen += 1
+            task_id = doc.get("task_id") if isinstance(doc, dict) else None
+            known = stored.get(task_id) if isinstance(task_id, str) else None
+            if task_id not in rejected and untouched(doc, known):
+                res.unchanged += 1
+                continue
             try:
                 item = normalize_task(doc, res.handle)
             except RejectedRecord as exc:
@@ -113,6 +128,8 @@ class AgentSync:
             kind = classify(item, stored.get(task_id))
             if kind == "unchanged":
                 res.unchanged += 1
+                if stored[task_id].raw_fingerprint != item.task["raw_fingerprint"]:
+                    raw_moved.append((task_id, item.task["raw_fingerprint"]))
                 continue
             if kind == "new":
                 res.inserted += 1
@@ -122,9 +139,12 @@ class AgentSync:
                 res.changed_unmoved += 1
             changed.append(item)
         res.pages += 1
+        if not (changed or bad or healed or raw_moved):
+            return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
 
         def write(conn: Connection) -> None:
+            load.set_raw_fingerprints(conn, raw_moved)
             load.write_tasks(conn, changed, self.run_id, now)
             for doc, reason in bad:
                 key = rejects.save_rejection(
@@ -137,8 +157,8 @@ class AgentSync:
         self.db(write)
         # Only once committed does the stored state move on.
         for item in changed:
-            stored[item.task["task_id"]] = (
-                item.task["last_status_change"],
-                item.task["fingerprint"],
+            row = item.task
+            stored[row["task_id"]] = load.StoredMarker(
+                row["last_status_change"], row["fingerprint"], row["raw_fingerprint"]
             )
         rejected.difference_update(healed)

@@ -89,6 +89,9 @@ tasks = Table(
     Column("output", JsonDoc),
     Column("document", JsonDoc, nullable=False),  # the whole task minus secrets
     Column("fingerprint", String(64), nullable=False),  # sha256 of `document`
+    # sha256 of the document exactly as the API sent it: a re-sync skips normalizing
+    # documents whose raw form did not change (see agent_sync.py).
+    Column("raw_fingerprint", String(64)),
     Column("first_synced_at", UtcTime, nullable=False),
     Column("last_synced_at", UtcTime, nullable=False),
     Column("last_sync_run_id", RunId),

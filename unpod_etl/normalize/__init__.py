@@ -4,7 +4,7 @@ No I/O and no SQLAlchemy here; the row dicts use the column names of unpod_etl.s
 """
 
 from unpod_etl.normalize.records import NormalizedTask, RejectedRecord
-from unpod_etl.normalize.secrets import fingerprint, strip_secrets
+from unpod_etl.normalize.secrets import fingerprint, raw_fingerprint, strip_secrets
 from unpod_etl.normalize.tasks import normalize_agent, normalize_task
 from unpod_etl.normalize.times import parse_time
 
@@ -15,5 +15,6 @@ __all__ = [
     "normalize_agent",
     "normalize_task",
     "parse_time",
+    "raw_fingerprint",
     "strip_secrets",
 ]

@@ -26,6 +26,8 @@ _FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
 
 def clean_str(value: str) -> str:
     """Remove what PostgreSQL refuses from a string: NUL characters and lone surrogates."""
+    if value.isascii():  # the common case, checked in C: no surrogate possible
+        return value.replace("\x00", "") if "\x00" in value else value
     if "\x00" in value:
         value = value.replace("\x00", "")
     if _SURROGATE.search(value):
@@ -40,6 +42,16 @@ def clean_json(value: Any) -> Any:
     Strings (keys too) are cleaned, non-finite floats become None (JSON has no NaN), tuples
     become lists, and anything that is not JSON (datetimes, bytes, ...) becomes its str().
     """
+    kind = type(value)  # exact types first: this runs on every node of every document
+    if kind is str:
+        return clean_str(value)
+    if kind is dict:
+        return {
+            (clean_str(k) if type(k) is str else clean_str(str(k))): clean_json(v)
+            for k, v in value.items()
+        }
+    if kind is list:
+        return [clean_json(v) for v in value]
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):

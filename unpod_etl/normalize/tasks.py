@@ -13,7 +13,7 @@ from typing import Any
 from unpod_etl.normalize.calls import normalize_call
 from unpod_etl.normalize.coerce import as_mapping, to_int, to_text
 from unpod_etl.normalize.records import NormalizedTask, RejectedRecord
-from unpod_etl.normalize.secrets import fingerprint_stored, stored_document
+from unpod_etl.normalize.secrets import fingerprint_stored, raw_fingerprint, stored_document
 from unpod_etl.normalize.times import parse_row_time
 
 TASK_ID_MAX, HANDLE_MAX, ID_MAX, SHORT_MAX = 64, 255, 255, 64
@@ -108,6 +108,7 @@ def _normalize(doc: Mapping[str, Any], task_id: str, agent_handle: str) -> Norma
         "output": document.get("output"),
         "document": document,
         "fingerprint": fingerprint_stored(document),
+        "raw_fingerprint": raw_fingerprint(doc),
     }
     return NormalizedTask(task=task, call=call, lines=lines)
 

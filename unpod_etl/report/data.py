@@ -48,7 +48,10 @@ def load_report_data(conn: Connection, days: int, now: datetime | None = None) -
     until = (now or datetime.now(UTC)).astimezone(UTC).date()
     since = until - timedelta(days=days - 1)
     start = datetime.combine(since, time.min, tzinfo=UTC)
-    in_window = call_facts.c.start_time >= start
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+    # Bounded on both sides: a call dated after today (clock skew, scheduled data) would
+    # count in the totals but fall outside every chart's days.
+    in_window = (call_facts.c.start_time >= start) & (call_facts.c.start_time < end)
     return ReportData(
         since=since,
         until=until,
