@@ -1,5 +1,6 @@
 # One command each: `make demo` (set up + demo sync), `make test` (set up + tests),
-# `make check` (lint + types). Everything installs into .venv on first use.
+# `make check` (lint + types), `make bench` (small benchmark; `.venv/bin/python -m bench
+# --workload large` for the big one). Everything installs into .venv on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -24,6 +25,9 @@ check: setup
 	$(BIN)/ruff check unpod_etl tests migrations
 	$(BIN)/ruff format --check unpod_etl tests migrations
 	$(BIN)/mypy unpod_etl
+
+bench: setup
+	$(BIN)/python -m bench --workload small
 
 clean:
 	rm -rf $(VENV) unpod_etl.db unpod_etl.db-wal unpod_etl.db-shm

@@ -1,4 +1,5 @@
-"""The fetch floor: GET and decode every task page, nothing else (requests + json).
+"""The fetch floor: GET and decode every task page, nothing else (requests + the client's
+JSON decoder).
 
 `python -m bench.fetch '{"api_url": ..., "token": ..., "org": ..., "handles": [...],
 "page_size": N}'` prints one JSON line: {"seconds", "pages", "tasks", "bytes"}. Same
@@ -12,6 +13,8 @@ import sys
 import time
 
 import requests
+
+from unpod_etl.client import decode_json_object
 
 
 def fetch_all(api_url: str, token: str, org: str, handles: list[str], page_size: int) -> dict:
@@ -27,10 +30,11 @@ def fetch_all(api_url: str, token: str, org: str, handles: list[str], page_size:
                 url, params={"page": number, "page_size": page_size}, headers=headers, timeout=60
             )
             resp.raise_for_status()
-            text = resp.text
-            body = json.loads(text)
+            raw = resp.content
+            body = decode_json_object(raw)  # the client's own decoder: same cost per page
+            assert body is not None
             data = body["data"]
-            pages, tasks, size = pages + 1, tasks + len(data), size + len(text)
+            pages, tasks, size = pages + 1, tasks + len(data), size + len(raw)
             seen += len(data)
             if len(data) < page_size or seen >= body["count"]:  # the client's stop rules
                 break

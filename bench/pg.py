@@ -1,4 +1,5 @@
-"""PostgreSQL for the benchmark: UNPOD_ETL_TEST_DATABASE_URL, or a throwaway local cluster.
+"""PostgreSQL for the benchmark (and the tests): UNPOD_ETL_TEST_DATABASE_URL, or a throwaway
+local cluster.
 
 Runs the server as the `postgres` user when we are root. Durability is switched off
 (fsync, synchronous_commit, full_page_writes): the benchmark measures the ETL, not the disk.
@@ -41,10 +42,10 @@ def local_cluster() -> Iterator[str]:
     """Yields the admin URL (postgresql+psycopg://postgres@127.0.0.1:PORT/postgres)."""
     initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
     if not (initdb and pg_ctl):
-        raise RuntimeError("the benchmark needs PostgreSQL server binaries (initdb, pg_ctl)")
+        raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are missing")
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    workdir = Path(tempfile.mkdtemp(prefix="unpod-etl-bench-pg-"))
+    workdir = Path(tempfile.mkdtemp(prefix="unpod-etl-pg-"))
     data = workdir / "data"
     if as_root:
         shutil.chown(workdir, "postgres")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
 import requests
 
 from .errors import ApiError, AuthError, ConfigError
@@ -140,7 +141,7 @@ class UnpodClient:
                 url, params=params, headers=self._headers(), timeout=self.timeout
             )
             status = resp.status_code
-            text = resp.text  # reading the body may fail too (connection closed mid-body)
+            body_bytes = resp.content  # reading may fail too (connection closed mid-body)
         except requests.exceptions.RequestException as exc:
             # Timeouts, refused or cut connections: the kind a retry may fix.
             raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
@@ -152,7 +153,7 @@ class UnpodClient:
                 retry_after=resp.headers.get("Retry-After"),
                 shrinkable=status != 429,
             )
-        body = _json_object(text)
+        body = decode_json_object(body_bytes)
         if status == 404:
             raise ApiError(f"{what}: not found (HTTP 404: {_message(body)})")
         if status != 200:
@@ -160,18 +161,25 @@ class UnpodClient:
         if body is None:
             # An HTML page or a cut body behind a 200 comes from proxies; worth a retry.
             raise TransientHttpError(
-                f"{what}: the body is not a JSON object ({_snippet(text)})", shrinkable=False
+                f"{what}: the body is not a JSON object ({_snippet(body_bytes)})",
+                shrinkable=False,
             )
         if body.get("status_code") != 200:
             raise ApiError(f"{what}: status_code {body.get('status_code')}: {_message(body)}")
         return body
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def decode_json_object(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object in a body, or None. orjson first (about twice as fast on task pages);
+    the standard library for what orjson refuses but Python accepts (NaN, lone surrogates),
+    which the normalizer then cleans."""
     try:
-        value = json.loads(text)
-    except ValueError:
-        return None
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            return None
     return value if isinstance(value, dict) else None
 
 
@@ -182,9 +190,10 @@ def _message(body: dict[str, Any] | None) -> str:
     return str(msg)[:200]
 
 
-def _snippet(text: str) -> str:
+def _snippet(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
     head = " ".join(text[:60].split())
-    return f"{len(text)} bytes starting {head!r}" if text else "empty body"
+    return f"{len(raw)} bytes starting {head!r}" if raw else "empty body"
 
 
 def _describe_network_error(exc: requests.exceptions.RequestException) -> str:

@@ -76,9 +76,15 @@ def fingerprint_stored(document: Any) -> str:
 
 
 def raw_fingerprint(doc: Any) -> str:
-    """sha256 hex of the canonical JSON of the document as received (secrets and all).
+    """sha256 hex of the document's JSON as received (secrets and all, keys in the order sent).
 
-    Cheap (no copy), so a re-sync can tell an untouched document before normalizing it. Only
-    the digest is stored: the 160-bit tokens inside cannot be recovered from it.
+    Cheap (no copy, no key sorting), so a re-sync can tell an untouched document before
+    normalizing it. A server that merely reorders keys costs one normalization, which then
+    finds the stored form unchanged. Only the digest is stored: the 160-bit tokens inside
+    cannot be recovered from it.
     """
-    return hashlib.sha256(canonical_json_bytes(doc)).hexdigest()
+    try:
+        encoded = orjson.dumps(doc)
+    except (orjson.JSONEncodeError, TypeError):  # not plain JSON: the slow canonical path
+        encoded = canonical_json_bytes(doc)
+    return hashlib.sha256(encoded).hexdigest()
