@@ -19,6 +19,13 @@ def main(argv: list[str] | None = None) -> int:
         "'auto' = 1,2,4 when the sync has --workers; 'none' = skip",
     )
     parser.add_argument(
+        "--sync-workers",
+        type=int,
+        default=1,
+        help="`sync --workers N` for the main phases (default 1: on loopback the sync is "
+        "CPU-bound and threads only contend; a real API's latency is what workers overlap)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="small workload; verify the data; exit 1 on mismatch"
     )
     args = parser.parse_args(argv)
@@ -31,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = [int(n) for n in args.workers.split(",")]
         if not procs.sync_supports_workers():
             parser.error("this unpod-etl sync has no --workers option")
-    result = suite.run(workload, args.page_size, args.check, workers)
+    result = suite.run(workload, args.page_size, args.check, workers, args.sync_workers)
     print(report.table(result), flush=True)
     if args.check:
         for failure in result.failures:

@@ -50,7 +50,9 @@ def make_fake(agents: int, tasks_per_agent: int) -> FakeUnpod:
     return fake
 
 
-def run(workload: str, page_size: int, do_check: bool, workers: list[int]) -> Results:
+def run(
+    workload: str, page_size: int, do_check: bool, workers: list[int], sync_workers: int = 1
+) -> Results:
     n_agents, per_agent = WORKLOADS[workload]
     res = Results(workload, n_agents, per_agent, page_size)
     fake = make_fake(n_agents, per_agent)
@@ -79,14 +81,14 @@ def run(workload: str, page_size: int, do_check: bool, workers: list[int]) -> Re
         idle = procs.run_child(procs.sync_args(*api, url, ["no-such-agent"], page_size))
         res.phases.append(Phase("sync start-up only (no tasks)", idle.seconds))
         res.phases[-1].peak_rss_mb = idle.peak_rss_mb
-        first = procs.run_sync(*api, url, handles, page_size)
+        first = procs.run_sync(*api, url, handles, page_size, sync_workers)
         counts = check.row_counts(engine)
         res.phases.append(
             Phase("initial sync", first.seconds, counts[0], counts[2], first.peak_rss_mb)
         )
         run1 = check.last_run_id(engine)
 
-        again = procs.run_sync(*api, url, handles, page_size)
+        again = procs.run_sync(*api, url, handles, page_size, sync_workers)
         res.phases.append(Phase("re-sync, nothing changed", again.seconds, counts[0], 0))
         res.get("re-sync, nothing changed").peak_rss_mb = again.peak_rss_mb
         run2 = check.last_run_id(engine)
@@ -97,7 +99,7 @@ def run(workload: str, page_size: int, do_check: bool, workers: list[int]) -> Re
                 fake.complete_without_marker(task_id)
             else:
                 fake.move_status(task_id, "completed" if status == "in_progress" else "in_progress")
-        changed = procs.run_sync(*api, url, handles, page_size)
+        changed = procs.run_sync(*api, url, handles, page_size, sync_workers)
         run3 = check.last_run_id(engine)
         res.phases.append(
             Phase(f"re-sync, {MUTATE_PERCENT:g}% changed", changed.seconds, counts[0], 0)
