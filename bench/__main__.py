@@ -21,9 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sync-workers",
         type=int,
-        default=1,
-        help="`sync --workers N` for the main phases (default 1: on loopback the sync is "
-        "CPU-bound and threads only contend; a real API's latency is what workers overlap)",
+        default=None,
+        help="`sync --workers N` for the main phases (default: the sync's own default)",
     )
     parser.add_argument(
         "--check", action="store_true", help="small workload; verify the data; exit 1 on mismatch"

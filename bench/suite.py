@@ -51,7 +51,11 @@ def make_fake(agents: int, tasks_per_agent: int) -> FakeUnpod:
 
 
 def run(
-    workload: str, page_size: int, do_check: bool, workers: list[int], sync_workers: int = 1
+    workload: str,
+    page_size: int,
+    do_check: bool,
+    workers: list[int],
+    sync_workers: int | None = None,
 ) -> Results:
     n_agents, per_agent = WORKLOADS[workload]
     res = Results(workload, n_agents, per_agent, page_size)
