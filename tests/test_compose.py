@@ -87,6 +87,7 @@ def test_services_and_their_order(services):
         "fake-api": {"condition": "service_healthy"},
     }
     assert services["migrate"]["restart"] == "no"  # a one-shot job
+    assert services["etl"]["restart"] == "on-failure:3"  # config errors must not loop forever
 
 
 def test_postgres_has_a_healthcheck_and_a_volume(compose, services):
