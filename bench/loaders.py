@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 
-from unpod_etl import load
+from unpod_etl import load, load_copy
 from unpod_etl.db import make_engine
 from unpod_etl.normalize import NormalizedTask
 from unpod_etl.schema import calls, tasks, transcript_lines
@@ -59,12 +59,12 @@ def write_multirow(
 ) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
-    task_rows = [load._stamped(i, run_id, now) for i in items]
+    task_rows = [load_copy.stamped(i, run_id, now) for i in items]
     task_ids = [i.task["task_id"] for i in items]
     call_rows = [i.call for i in items if i.call is not None]
     call_ids = [c["call_id"] for c in call_rows]
     with raw.cursor() as cur:
-        _multirow_insert(cur, tasks, task_rows, _sets(tasks, load._KEEP_ON_UPDATE))
+        _multirow_insert(cur, tasks, task_rows, _sets(tasks, load_copy.KEEP_ON_UPDATE))
         cur.execute("DELETE FROM transcript_lines WHERE task_id = ANY(%s)", (task_ids,))
         cur.execute("DELETE FROM transcript_lines WHERE call_id = ANY(%s)", (call_ids,))
         cur.execute("DELETE FROM calls WHERE task_id = ANY(%s)", (task_ids,))
@@ -74,7 +74,7 @@ def write_multirow(
 
 
 METHODS: dict[str, Writer] = {
-    "copy + staging": load._write_tasks_copy,
+    "copy + staging": load_copy.write_tasks_copy,
     "multi-row INSERT": write_multirow,
     "executemany": load._write_tasks_executemany,
 }
