@@ -40,3 +40,19 @@ def test_tasks_document_is_jsonb_on_postgres(pg_engine):
     columns = {c["name"]: c for c in inspect(pg_engine).get_columns("tasks")}
     assert type(columns["document"]["type"]).__name__ == "JSONB"
     assert columns["last_status_change"]["type"].timezone is True
+
+
+def test_schema_head_constant_is_alembic_head():
+    from unpod_etl.db import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_upgrade_runs_pending_migrations_even_when_stamped_older(empty_pg_url):
+    engine = make_engine(empty_pg_url)
+    upgrade(engine, "0001")
+    assert current_revision(engine) == "0001"
+    upgrade(engine)  # the fast path must not skip a database behind head
+    assert current_revision(engine) == head_revision()
+    assert _diff(engine) == []
+    engine.dispose()
