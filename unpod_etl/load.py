@@ -139,10 +139,11 @@ def _write_tasks_executemany(
 # -- run bookkeeping -------------------------------------------------------------------------
 
 
-def start_run(conn: Connection, api_url: str, now: datetime) -> int:
+def start_run(conn: Connection, api_url: str, now: datetime, owner: Mapping[str, Any]) -> int:
+    """A `running` row for a new run; owner = hostname and pid of the process running it."""
     result = conn.execute(
         insert(sync_runs)
-        .values(started_at=now, outcome="running", api_url=api_url)
+        .values(started_at=now, outcome="running", api_url=api_url, **owner)
         .returning(sync_runs.c.run_id)
     )
     return int(result.scalar_one())

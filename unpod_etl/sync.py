@@ -101,8 +101,8 @@ class SyncRunner:
             if not sqlite:  # other shards' runs may be alive: ask their locks
                 stale = [r for r in stale if not liveness.is_alive(self.engine, r)]
             liveness.mark_died(conn, stale)
-            run_id = load.start_run(conn, self.config.api_url, utcnow())
-            load.finish_run(conn, run_id, {"hostname": socket.gethostname(), "pid": os.getpid()})
+            owner = {"hostname": socket.gethostname(), "pid": os.getpid()}
+            run_id = load.start_run(conn, self.config.api_url, utcnow(), owner)
             if sqlite:  # the single sync lock we hold is this run's liveness lock
                 return run_id, None
             run_lock = NamedLock(self.engine, liveness.run_lock_name(self.engine, run_id))
