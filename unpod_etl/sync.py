@@ -70,6 +70,7 @@ class SyncRunner:
         self.engine = engine or make_engine(config.database_url, pool_size=pool)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
+        self._aborting = threading.Event()
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -159,7 +160,7 @@ class SyncRunner:
         return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
 
     def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
-        if result.outcome == "aborted":
+        if self._aborting.is_set():  # queued behind an agent that aborted the run
             return AgentResult(handle, outcome="failed", error="run aborted")
         lock = NamedLock(self.engine, f"agent:{handle}")
         if self.engine.dialect.name != "sqlite" and not self._try(lock):
@@ -175,6 +176,9 @@ class SyncRunner:
                 self._progress,
             )
             return job.run()
+        except AbortError:
+            self._aborting.set()  # workers still queued must not start their agents
+            raise
         finally:
             lock.release()
 
