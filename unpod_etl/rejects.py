@@ -22,8 +22,12 @@ from .schema import rejected_records
 def record_key(doc: Any) -> tuple[str, str | None]:
     """(record_key, task_id): the task_id when usable, else a digest of the document."""
     task_id = doc.get("task_id") if isinstance(doc, Mapping) else None
-    usable = isinstance(task_id, str) and task_id.strip() and "\x00" not in task_id
-    if usable and isinstance(task_id, str) and len(task_id) <= 200:
+    if (
+        isinstance(task_id, str)
+        and task_id.strip()
+        and "\x00" not in task_id
+        and len(task_id) <= 200
+    ):
         return task_id, task_id
     body = doc if isinstance(doc, Mapping) else {"value": doc}
     return f"sha256:{fingerprint(body)}", None
