@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -10,6 +11,15 @@ from tests.helpers import run_sync_cli
 from unpod_etl.db import make_engine
 from unpod_etl.locks import NamedLock
 from unpod_etl.schema import sync_runs, tasks
+
+
+def sync_while_held(lock: NamedLock, *args: Any):  # type: ignore[no-untyped-def]
+    """Run a real sync while this test holds `lock`, as another sync would."""
+    assert lock.try_acquire()
+    try:
+        return run_sync_cli(*args)
+    finally:
+        lock.release()
 
 
 def count(engine, table):  # type: ignore[no-untyped-def]
@@ -20,12 +30,7 @@ def count(engine, table):  # type: ignore[no-untyped-def]
 def test_second_sync_exits_while_first_holds_the_lock_postgres(
     fake, fake_server, pg_url, pg_engine
 ):
-    held = NamedLock(pg_engine, "sync")
-    assert held.try_acquire()
-    try:
-        proc = run_sync_cli(fake_server.url, fake, pg_url)
-    finally:
-        held.release()
+    proc = sync_while_held(NamedLock(pg_engine, "sync"), fake_server.url, fake, pg_url)
     assert proc.returncode == 3
     assert "already running" in proc.stderr and "Traceback" not in proc.stderr
     assert count(pg_engine, tasks) == 0 and count(pg_engine, sync_runs) == 0
@@ -39,24 +44,15 @@ def test_second_sync_exits_while_first_holds_the_lock_sqlite(fake, fake_server, 
     assert first.returncode == 0, first.stderr
     engine = make_engine(sqlite_url)
     runs_before = count(engine, sync_runs)
-    held = NamedLock(engine, "sync")
-    assert held.try_acquire()
-    try:
-        proc = run_sync_cli(fake_server.url, fake, sqlite_url)
-    finally:
-        held.release()
+    proc = sync_while_held(NamedLock(engine, "sync"), fake_server.url, fake, sqlite_url)
     assert proc.returncode == 3 and "already running" in proc.stderr
     assert count(engine, sync_runs) == runs_before
 
 
 def test_agent_held_by_another_worker_is_skipped(fake, fake_server, pg_url, pg_engine):
     handles = fake.published_handles()
-    held = NamedLock(pg_engine, f"agent:{handles[0]}")
-    assert held.try_acquire()
-    try:
-        proc = run_sync_cli(fake_server.url, fake, pg_url, "--shard", "0/1")
-    finally:
-        held.release()
+    agent_lock = NamedLock(pg_engine, f"agent:{handles[0]}")
+    proc = sync_while_held(agent_lock, fake_server.url, fake, pg_url, "--shard", "0/1")
     assert proc.returncode == 0, proc.stderr
     assert "skipped" in proc.stdout
     with pg_engine.connect() as conn:
