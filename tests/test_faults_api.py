@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from unpod_etl.client import UnpodClient
-from unpod_etl.errors import AuthError
+from unpod_etl.errors import AuthError, EtlError
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.retrying import RetryPolicy
 from unpod_etl.schema import rejected_records, sync_agent_results, sync_runs, tasks
@@ -201,7 +201,7 @@ def test_page_shrinking_mid_walk_loses_and_duplicates_nothing(
     # Page 1 at size 20 works; page 2 at size 20 keeps timing out, smaller pages work.
     too_big = fake.inject("5xx", agent=handle, page=2, larger_than=10, status=504)
     pages = list(make_client(fake_server, fake).iter_task_pages(handle, 20))
-    walked = [t["task_id"] for p in pages for t in p.tasks]
+    walked = [t.task_id for p in pages for t in p.tasks]
     assert len(walked) == len(set(walked)) == 30
     assert walked == [t["task_id"] for t in fake.tasks(handle)]  # newest first, no gap
     assert too_big.fired == FAST_RETRY.attempts
@@ -216,7 +216,7 @@ def test_timeouts_on_large_pages_shrink_the_page_size(
     two_tries = RetryPolicy(attempts=2, initial_wait=0.01, max_wait=0.05, total_seconds=5)
     client = make_client(fake_server, fake, retry=two_tries, timeout=0.3)
     pages = list(client.iter_task_pages(handle, 20))
-    walked = [t["task_id"] for p in pages for t in p.tasks]
+    walked = [t.task_id for p in pages for t in p.tasks]
     assert walked == [t["task_id"] for t in fake.tasks(handle)]
     assert {p.page_size for p in pages} == {10}
 
@@ -346,7 +346,25 @@ def test_client_raises_auth_error_without_the_token(
     walked: list[str] = []
     with pytest.raises(AuthError) as raised:
         for page in client.iter_task_pages(handle, PAGE_SIZE):
-            walked.extend(t["task_id"] for t in page.tasks)
+            walked.extend(t.task_id for t in page.tasks)
     assert len(walked) == PAGE_SIZE
     assert secret_fake.token not in str(raised.value)
     assert requests_for(secret_fake, handle, 2) == 1  # a refused token is not retried
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "said"),
+    [
+        ("disconnect", {}, "connection closed in the middle of the body"),
+        ("slow", {"delay": 1.0}, "timed out"),
+    ],
+)
+def test_a_page_that_keeps_failing_in_transit_says_how(
+    fake: FakeUnpod, fake_server: FakeServer, kind: str, params: dict[str, Any], said: str
+) -> None:
+    handle = fake.published_handles()[0]
+    fake.inject(kind, agent=handle, page=1, **params)
+    client = make_client(fake_server, fake, min_page_size=PAGE_SIZE)
+    with pytest.raises(EtlError) as failed:
+        list(client.iter_task_pages(handle, PAGE_SIZE))
+    assert f"agent '{handle}' page 1: {said}" in str(failed.value)

@@ -11,6 +11,7 @@ import pytest
 
 from unpod_etl.client import TaskPage
 from unpod_etl.progress import HANDLER_NAME, configure_logging, page_progress
+from unpod_etl.rawjson import TaskDoc
 from unpod_etl.sync import AgentResult, SyncConfig, SyncRunner
 
 
@@ -79,7 +80,7 @@ def test_plain_log_line_per_page_during_a_real_sync(fake, fake_server, sqlite_ur
 
 
 def _page(number: int, count: int, size: int) -> TaskPage:
-    return TaskPage(number, size, count, [{}] * size, size)
+    return TaskPage(number, size, count, [TaskDoc.from_value({})] * size, size)
 
 
 def test_bars_on_a_terminal_sum_over_interleaved_agents(capsys):

@@ -13,6 +13,7 @@ from . import load, rejects
 from .client import TaskPage, UnpodClient
 from .errors import AbortError, EtlError
 from .normalize import NormalizedTask, RejectedRecord, normalize_task, raw_fingerprint
+from .rawjson import TaskDoc
 from .results import AgentResult
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,17 @@ def classify(item: NormalizedTask, stored: load.StoredMarker | None) -> str:
     return "unchanged"
 
 
-def untouched(doc: Any, stored: load.StoredMarker | None) -> bool:
-    """The document is byte for byte what was stored last time: no need to normalize it."""
-    if stored is None or stored.raw_fingerprint is None or not isinstance(doc, dict):
-        return False
+def received_fingerprint(doc: TaskDoc) -> str | None:
+    """The document's raw fingerprint: of the bytes received, else of its decoded value."""
+    digest = doc.received_digest()
+    if digest is not None:
+        return digest
+    if not isinstance(doc.value, dict):
+        return None  # not a task: the normalizer rejects it
     try:
-        return raw_fingerprint(doc) == stored.raw_fingerprint
+        return raw_fingerprint(doc.value)
     except (TypeError, ValueError):  # not JSON-encodable: let the normalizer judge it
-        return False
+        return None
 
 
 class AgentSync:
@@ -72,9 +76,7 @@ class AgentSync:
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
-        self.db(lambda c: load.start_agent(c, self.run_id, handle, utcnow()))
-        stored: Markers = self.db(lambda c: load.stored_markers(c, handle))
-        rejected: set[str] = self.db(lambda c: rejects.open_rejections(c, handle))
+        stored, rejected = self.db(self._start)
         try:
             for page in self.client.iter_task_pages(handle, self.page_size):
                 self._write_page(page, stored, rejected)
@@ -90,6 +92,12 @@ class AgentSync:
             log.error("agent %s failed: %s", handle, exc)
         self._record_end()
         return res
+
+    def _start(self, conn: Connection) -> tuple[Markers, set[str]]:
+        """One transaction: the agent's run row, then the stored state pages are compared with."""
+        handle = self.result.handle
+        load.start_agent(conn, self.run_id, handle, utcnow())
+        return load.stored_markers(conn, handle), rejects.open_rejections(conn, handle)
 
     def _record_end(self) -> None:
         res = self.result
@@ -108,16 +116,18 @@ class AgentSync:
         raw_moved: list[tuple[str, str]] = []  # same stored form, new raw form
         for doc in page.tasks:
             res.seen += 1
-            task_id = doc.get("task_id") if isinstance(doc, dict) else None
-            known = stored.get(task_id) if isinstance(task_id, str) else None
-            if task_id not in rejected and untouched(doc, known):
+            known = stored.get(doc.task_id) if doc.task_id is not None else None
+            digest = received_fingerprint(doc)
+            # Byte for byte what was stored last time: no need to decode or normalize it.
+            untouched = digest is not None and known is not None and digest == known.raw_fingerprint
+            if untouched and doc.task_id not in rejected:
                 res.unchanged += 1
                 continue
             try:
-                item = normalize_task(doc, res.handle)
+                item = normalize_task(doc.value, res.handle, digest)
             except RejectedRecord as exc:
                 res.failed += 1
-                bad.append((doc, exc.reason))
+                bad.append((doc.value, exc.reason))
                 log.warning(
                     "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
                 )

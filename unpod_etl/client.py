@@ -7,23 +7,26 @@ walked with offset paging and deduplicated, and transient failures are retried.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import orjson
 import requests
+import urllib3
 
 from .errors import ApiError, AuthError, ConfigError
+from .rawjson import TaskDoc, decode_json_object, decode_task_page
 from .retrying import RetryPolicy, TransientHttpError, call_with_retries
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v2/platform"
+# Decodes a body into its JSON object (None when it is not one).
+Decoder = Callable[[bytes], dict[str, Any] | None]
 # A walk may take a few extra pages (tasks created mid-walk shift older ones down),
 # but a server that keeps answering full pages must not keep us forever.
 EXTRA_PAGES_ALLOWED = 5
@@ -36,7 +39,7 @@ class TaskPage:
     number: int
     page_size: int
     count: int  # the server's total for the agent
-    tasks: list[dict[str, Any]]
+    tasks: list[TaskDoc]
     raw_size: int  # documents on the page before deduplication
 
 
@@ -88,7 +91,7 @@ class UnpodClient:
             what = f"agent {handle!r} page {number}"
             params = {"page": number, "page_size": size}
             try:
-                body = self._get_envelope(path, params, what=what)
+                body = self._get_envelope(path, params, what=what, decode=decode_task_page)
             except TransientHttpError as exc:
                 if not exc.shrinkable or size <= self.min_page_size:
                     raise
@@ -102,11 +105,10 @@ class UnpodClient:
             most = max(most, count)  # the list is live and may grow during the walk
             fresh = []
             for doc in data:
-                task_id = doc.get("task_id") if isinstance(doc, dict) else None
-                if isinstance(task_id, str) and task_id in seen:
-                    continue
-                if isinstance(task_id, str):
-                    seen.add(task_id)
+                if doc.task_id is not None:
+                    if doc.task_id in seen:
+                        continue
+                    seen.add(doc.task_id)
                 fresh.append(doc)
             yield TaskPage(number, size, count, fresh, len(data))
             if len(data) < size or len(seen) >= count:
@@ -131,18 +133,28 @@ class UnpodClient:
             "Accept": "application/json",
         }
 
-    def _get_envelope(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+    def _get_envelope(
+        self, path: str, params: dict[str, Any], what: str, decode: Decoder = decode_json_object
+    ) -> dict[str, Any]:
         url = self.base_url + path
-        return call_with_retries(lambda: self._get_once(url, params, what), self.retry, what)
+        return call_with_retries(
+            partial(self._get_once, url, params, what, decode), self.retry, what
+        )
 
-    def _get_once(self, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+    def _get_once(
+        self, url: str, params: dict[str, Any], what: str, decode: Decoder
+    ) -> dict[str, Any]:
         try:
+            # stream=True and one read of the whole body: `resp.content` reads it in 10 KB
+            # chunks, each through five Python layers and a fresh GIL acquisition; with
+            # several workers that cost a no-change re-sync ~25% (docs/benchmark.md).
+            # Fully read, the connection goes back to the pool for the next page.
             resp = self._session().get(
-                url, params=params, headers=self._headers(), timeout=self.timeout
+                url, params=params, headers=self._headers(), timeout=self.timeout, stream=True
             )
             status = resp.status_code
-            body_bytes = resp.content  # reading may fail too (connection closed mid-body)
-        except requests.exceptions.RequestException as exc:
+            body_bytes = resp.raw.read(decode_content=True)  # may fail too: cut mid-body
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Timeouts, refused or cut connections: the kind a retry may fix.
             raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
         if status == 401:
@@ -153,7 +165,7 @@ class UnpodClient:
                 retry_after=resp.headers.get("Retry-After"),
                 shrinkable=status != 429,
             )
-        body = decode_json_object(body_bytes)
+        body = decode(body_bytes)
         if status == 404:
             raise ApiError(f"{what}: not found (HTTP 404: {_message(body)})")
         if status != 200:
@@ -169,20 +181,6 @@ class UnpodClient:
         return body
 
 
-def decode_json_object(raw: bytes) -> dict[str, Any] | None:
-    """The JSON object in a body, or None. orjson first (about twice as fast on task pages);
-    the standard library for what orjson refuses but Python accepts (NaN, lone surrogates),
-    which the normalizer then cleans."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            value = json.loads(raw.decode("utf-8", "replace"))
-        except ValueError:
-            return None
-    return value if isinstance(value, dict) else None
-
-
 def _message(body: dict[str, Any] | None) -> str:
     if body is None:
         return "no JSON body"
@@ -196,10 +194,13 @@ def _snippet(raw: bytes) -> str:
     return f"{len(raw)} bytes starting {head!r}" if raw else "empty body"
 
 
-def _describe_network_error(exc: requests.exceptions.RequestException) -> str:
-    if isinstance(exc, requests.exceptions.Timeout):
+def _describe_network_error(exc: Exception) -> str:
+    # requests' errors while connecting; urllib3's while reading the body (stream=True).
+    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+    if isinstance(exc, timeouts):
         return "timed out"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    cut = (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)
+    if isinstance(exc, cut):
         return "connection closed in the middle of the body"
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "connection failed"

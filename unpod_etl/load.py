@@ -78,7 +78,8 @@ def stored_markers(conn: Connection, agent_handle: str) -> dict[str, StoredMarke
     query = select(
         tasks.c.task_id, tasks.c.last_status_change, tasks.c.fingerprint, tasks.c.raw_fingerprint
     ).where(tasks.c.agent_handle == agent_handle)
-    return {row[0]: StoredMarker(*row[1:]) for row in conn.execute(query)}
+    rows = conn.execute(query).all()  # one fetchall, not a fetch per row
+    return {row[0]: StoredMarker(row[1], row[2], row[3]) for row in rows}
 
 
 def set_raw_fingerprints(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:

@@ -19,13 +19,21 @@ from unpod_etl.normalize.times import parse_row_time
 TASK_ID_MAX, HANDLE_MAX, ID_MAX, SHORT_MAX = 64, 255, 255, 64
 
 
-def normalize_task(doc: Mapping[str, Any], agent_handle: str) -> NormalizedTask:
-    """The tasks/calls/transcript_lines rows of one task document; RejectedRecord if unusable."""
+def normalize_task(
+    doc: Mapping[str, Any], agent_handle: str, received_digest: str | None = None
+) -> NormalizedTask:
+    """The tasks/calls/transcript_lines rows of one task document; RejectedRecord if unusable.
+
+    `received_digest`: the sha256 of the bytes the document came in, when the caller kept them
+    (rawjson.TaskDoc); it becomes `raw_fingerprint`, else the decoded document is hashed.
+    """
     task_id = _task_id(doc)
     if not isinstance(agent_handle, str) or not agent_handle.strip():
         raise RejectedRecord("agent handle missing", task_id=task_id)
     try:
-        return _normalize(doc, task_id, to_text(agent_handle, HANDLE_MAX) or agent_handle)
+        item = _normalize(doc, task_id, to_text(agent_handle, HANDLE_MAX) or agent_handle)
+        item.task["raw_fingerprint"] = received_digest or raw_fingerprint(doc)
+        return item
     except RejectedRecord:
         raise
     except Exception as exc:  # a document shape nobody foresaw; never the whole sync
@@ -108,7 +116,7 @@ def _normalize(doc: Mapping[str, Any], task_id: str, agent_handle: str) -> Norma
         "output": document.get("output"),
         "document": document,
         "fingerprint": fingerprint_stored(document),
-        "raw_fingerprint": raw_fingerprint(doc),
+        "raw_fingerprint": None,  # set by normalize_task: it may come from the bytes received
     }
     return NormalizedTask(task=task, call=call, lines=lines)
 
