@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import msgspec
 import pytest
 from sqlalchemy import select, update
 
@@ -131,3 +132,10 @@ def test_raw_fingerprints_hash_the_bytes_served_and_old_ones_are_replaced_once(
         )
         raws = set(conn.execute(select(tasks.c.raw_fingerprint)).scalars())
     assert "older-form" not in raws and None not in raws
+
+
+def test_nesting_deeper_than_any_reader_allows_is_no_crash() -> None:
+    deep = b'{"task_id": "T9", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert decode_task_page(page([DOCS[1], deep])) is None  # the client retries, then fails it
+    assert rawjson.decode_json_object(deep) is None
+    assert TaskDoc("T9", msgspec.Raw(deep)).value is None

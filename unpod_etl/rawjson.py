@@ -52,7 +52,7 @@ def decode_json(raw: bytes | memoryview) -> Any:
     except orjson.JSONDecodeError:
         try:
             return json.loads(bytes(raw).decode("utf-8", "replace"))
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than any reader allows
             raise UndecodableJson("not JSON") from None
 
 
@@ -65,6 +65,9 @@ def decode_json_object(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+_NOT_YET = object()  # a TaskDoc's value before its bytes are decoded
+
+
 class TaskDoc:
     """One task document of a page: the bytes received (when the page could be skimmed) and
     the decoded value, built on first use. Its repr shows no content: documents carry tokens."""
@@ -74,7 +77,7 @@ class TaskDoc:
     def __init__(self, task_id: str | None, received: msgspec.Raw | None, value: Any = None):
         self.task_id = task_id
         self.received = received  # None: the page was decoded whole (see decode_task_page)
-        self._value = value
+        self._value = _NOT_YET if received is not None else value
 
     @classmethod
     def from_span(cls, span: msgspec.Raw) -> TaskDoc:
@@ -91,14 +94,14 @@ class TaskDoc:
 
     @property
     def value(self) -> Any:
-        """The decoded document; a span no JSON reader accepts decodes to its text, which
-        the normalizer rejects (and the rejection keeps)."""
-        if self._value is None and self.received is not None:
-            span = memoryview(self.received)
+        """The decoded document; None for a span no JSON reader accepts (the normalizer
+        rejects it; its text is not kept: it may hold tokens)."""
+        if self._value is _NOT_YET:
+            assert self.received is not None
             try:
-                self._value = decode_json(span)
+                self._value = decode_json(memoryview(self.received))
             except UndecodableJson:
-                self._value = bytes(span).decode("utf-8", "replace")
+                self._value = None
         return self._value
 
     def received_digest(self) -> str | None:
@@ -120,7 +123,7 @@ def decode_task_page(raw: bytes) -> dict[str, Any] | None:
     """
     try:
         page = _skim_page.decode(raw)
-    except msgspec.DecodeError:  # ValidationError included
+    except (msgspec.DecodeError, RecursionError):  # ValidationError included
         body = decode_json_object(raw)
         if body is not None and isinstance(body.get("data"), list):
             body["data"] = [TaskDoc.from_value(v) for v in body["data"]]

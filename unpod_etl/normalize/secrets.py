@@ -76,12 +76,13 @@ def fingerprint_stored(document: Any) -> str:
 
 
 def raw_fingerprint(doc: Any) -> str:
-    """sha256 hex of the document's JSON as received (secrets and all, keys in the order sent).
+    """sha256 hex of a decoded document's compact JSON (secrets and all, keys in the order sent).
 
-    Cheap (no copy, no key sorting), so a re-sync can tell an untouched document before
-    normalizing it. A server that merely reorders keys costs one normalization, which then
-    finds the stored form unchanged. Only the digest is stored: the 160-bit tokens inside
-    cannot be recovered from it.
+    The sync hashes the bytes received instead (rawjson.TaskDoc); this stands in when a page
+    had to be decoded whole. Cheap (no copy, no key sorting), so a re-sync can tell an
+    untouched document before normalizing it. A server that merely reorders keys costs one
+    normalization, which then finds the stored form unchanged. Only the digest is stored: the
+    160-bit tokens inside cannot be recovered from it.
     """
     try:
         encoded = orjson.dumps(doc)
