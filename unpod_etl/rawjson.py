@@ -96,8 +96,7 @@ class TaskDoc:
     def value(self) -> Any:
         """The decoded document; None for a span no JSON reader accepts (the normalizer
         rejects it; its text is not kept: it may hold tokens)."""
-        if self._value is _NOT_YET:
-            assert self.received is not None
+        if self._value is _NOT_YET and self.received is not None:
             try:
                 self._value = decode_json(memoryview(self.received))
             except UndecodableJson:

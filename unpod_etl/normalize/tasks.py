@@ -31,9 +31,8 @@ def normalize_task(
     if not isinstance(agent_handle, str) or not agent_handle.strip():
         raise RejectedRecord("agent handle missing", task_id=task_id)
     try:
-        item = _normalize(doc, task_id, to_text(agent_handle, HANDLE_MAX) or agent_handle)
-        item.task["raw_fingerprint"] = received_digest or raw_fingerprint(doc)
-        return item
+        handle = to_text(agent_handle, HANDLE_MAX) or agent_handle
+        return _normalize(doc, task_id, handle, received_digest)
     except RejectedRecord:
         raise
     except Exception as exc:  # a document shape nobody foresaw; never the whole sync
@@ -75,7 +74,9 @@ def _task_id(doc: Any) -> str:
     return task_id
 
 
-def _normalize(doc: Mapping[str, Any], task_id: str, agent_handle: str) -> NormalizedTask:
+def _normalize(
+    doc: Mapping[str, Any], task_id: str, agent_handle: str, received_digest: str | None
+) -> NormalizedTask:
     document = stored_document(doc)
     raw_input, raw_output = doc.get("input"), doc.get("output")
     input_map, output_map = as_mapping(raw_input), as_mapping(raw_output)
@@ -116,7 +117,7 @@ def _normalize(doc: Mapping[str, Any], task_id: str, agent_handle: str) -> Norma
         "output": document.get("output"),
         "document": document,
         "fingerprint": fingerprint_stored(document),
-        "raw_fingerprint": None,  # set by normalize_task: it may come from the bytes received
+        "raw_fingerprint": received_digest or raw_fingerprint(doc),
     }
     return NormalizedTask(task=task, call=call, lines=lines)
 
