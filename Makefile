@@ -1,5 +1,5 @@
 # One command each: `make demo` (set up + demo sync), `make test` (set up + tests),
-# `make check` (lint + types), `make bench` (small benchmark; `.venv/bin/python -m bench
+# `make check` (lint, types, layer rules), `make bench` (small benchmark; `.venv/bin/python -m bench
 # --workload large` for the big one). Everything installs into .venv on first use.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,6 +25,7 @@ check: setup
 	$(BIN)/ruff check unpod_etl tests migrations
 	$(BIN)/ruff format --check unpod_etl tests migrations
 	$(BIN)/mypy unpod_etl
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m bench --workload small

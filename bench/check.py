@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 
-from unpod_etl.schema import calls, sync_runs, tasks, transcript_lines
+from unpod_etl.warehouse.schema import calls, sync_runs, tasks, transcript_lines
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from unpod_etl.fakeapi import FakeUnpod
 from unpod_etl.normalize import NormalizedTask, RejectedRecord, normalize_task
-from unpod_etl.schema import calls, tasks, transcript_lines
+from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 
 @dataclass

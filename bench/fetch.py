@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from unpod_etl.rawjson import decode_json_object
+from unpod_etl.source.rawjson import decode_json_object
 
 
 def fetch_all(api_url: str, token: str, org: str, handles: list[str], page_size: int) -> dict:

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 
-from unpod_etl import load, load_copy
-from unpod_etl.db import make_engine
 from unpod_etl.normalize import NormalizedTask
-from unpod_etl.schema import calls, tasks, transcript_lines
+from unpod_etl.warehouse import load, load_copy
+from unpod_etl.warehouse.db import make_engine
+from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 from .copyfloor import normalized
 from .pg import fresh_database, postgres_server

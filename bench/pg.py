@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from unpod_etl.db import make_engine, normalize_url, upgrade
+from unpod_etl.warehouse.db import make_engine, normalize_url, upgrade
 
 
 def find_bin(name: str) -> str | None:

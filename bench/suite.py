@@ -7,8 +7,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from unpod_etl.db import make_engine
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
+from unpod_etl.warehouse.db import make_engine
 
 from . import check, copyfloor, procs
 from .pg import fresh_database, postgres_server

@@ -8,8 +8,8 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from unpod_etl.db import make_engine
-from unpod_etl.schema import include_object, metadata
+from unpod_etl.warehouse.db import make_engine
+from unpod_etl.warehouse.schema import include_object, metadata
 
 config = context.config
 

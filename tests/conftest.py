@@ -9,8 +9,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.postgres_provider import postgres_server
-from unpod_etl.db import make_engine, normalize_url, upgrade
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
+from unpod_etl.warehouse.db import make_engine, normalize_url, upgrade
 
 TEMPLATE_DB = "unpod_etl_template"
 _db_numbers = itertools.count()

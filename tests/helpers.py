@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select, text
 
 from unpod_etl.fakeapi import FakeUnpod
 from unpod_etl.normalize import normalize_task
-from unpod_etl.schema import calls, tasks, transcript_lines
+from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -105,7 +105,7 @@ def consistency_problems(engine: Engine) -> dict[str, int]:
 
 def all_table_text(engine: Engine) -> str:
     """Every row of every table as text, for secret scans."""
-    from unpod_etl.schema import metadata
+    from unpod_etl.warehouse.schema import metadata
 
     parts = []
     with engine.connect() as conn:

@@ -1,3 +1,3 @@
-from .cli import main
+from unpod_etl.cli.main import main
 
 main()

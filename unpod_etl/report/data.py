@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Float, String, case, column, func, select, table
 
-from ..schema import sync_runs
+from unpod_etl.warehouse.schema import sync_runs
 
 # The call_facts view (migration 0003), typed so SQLite's text dates come back as dates.
 call_facts = table(

@@ -1,0 +1,141 @@
+"""Operations commands: `schedule` (a long-running nightly sync) and `report` (HTML).
+
+Standalone click commands; cli.py registers them on the main group with add_command.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from unpod_etl.cli import render
+from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.progress import page_progress
+from unpod_etl.core.errors import ConfigError, EtlError
+from unpod_etl.pipeline.schedule import parse_cron, run_schedule
+from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+from unpod_etl.report import build_report
+from unpod_etl.source.client import UnpodClient
+from unpod_etl.warehouse import db
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEDULE = "0 2 * * *"
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT: the first lets the current run finish then stops; a second one
+    interrupts the run (KeyboardInterrupt). Handlers are restored on exit."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning(
+            "%s received: stopping after the current run (send it again to interrupt)",
+            signal.Signals(signum).name,
+        )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command(name="schedule")
+@click.option(
+    "--cron",
+    envvar="UNPOD_ETL_SCHEDULE",
+    default=DEFAULT_SCHEDULE,
+    show_default=True,
+    help="When to sync, a five-field cron expression in UTC [UNPOD_ETL_SCHEDULE].",
+)
+@click.option("--run-now", is_flag=True, help="Also sync once at start, then on the schedule.")
+@api_options
+@database_option
+@sync_options
+@handle_errors
+def schedule_command(
+    cron: str,
+    run_now: bool,
+    api_url: str,
+    token: str,
+    org: str,
+    database_url: str,
+    **options: Any,
+) -> None:
+    """Stay running and sync on a cron schedule (one run at a time; missed slots skipped)."""
+    expr = parse_cron(cron)
+    # Fail at start, not at 02:00: a bad token/URL/database URL is a usage error (exit 2).
+    UnpodClient(api_url, token, org)
+    db.make_engine(database_url).dispose()
+    if not org and not options.get("agents"):
+        raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
+    config = SyncConfig(api_url, token, org, database_url, **options)
+    stop = threading.Event()
+
+    def job() -> int:
+        try:
+            runner = SyncRunner(config)
+            try:
+                with page_progress(sys.stderr.isatty()) as on_page:
+                    runner.on_page = on_page
+                    result = runner.run()
+            finally:
+                runner.engine.dispose()  # no idle connections held between nightly runs
+        except EtlError as exc:  # e.g. the database is down tonight: try again next slot
+            log.error("sync failed: %s", exc)
+            return 2 if isinstance(exc, ConfigError) else 3
+        click.echo(render.run_summary(result))
+        if result.outcome == "aborted":
+            log.error("sync aborted: %s", result.error)
+        return result.exit_code
+
+    with stop_on_signals(stop):
+        run_schedule(expr, job, stop=stop, run_now=run_now)
+
+
+@click.command(name="report")
+@database_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default="report.html",
+    show_default=True,
+    help="Where to write the HTML page.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=3660),
+    default=30,
+    show_default=True,
+    help="How many UTC days, today included.",
+)
+@handle_errors
+def report_command(database_url: str, out: Path, days: int) -> None:
+    """Write a self-contained HTML report: calls per day and agent, outcomes, durations,
+    recent sync runs."""
+    engine = db.make_engine(database_url)
+    current, head = db.current_revision(engine), db.head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at {current or 'nothing'}, not {head}: "
+            "run `unpod-etl db upgrade` (or a sync) first"
+        )
+    with engine.connect() as conn:
+        html = build_report(conn, days)
+    engine.dispose()
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"report for the last {days} day(s) written to {out}")

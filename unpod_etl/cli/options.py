@@ -1,0 +1,116 @@
+"""Options and error handling shared by the `unpod-etl` commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from unpod_etl.core.errors import AbortError, ConfigError, EtlError
+
+DEFAULT_API_URL = "https://unpod.dev"
+DEFAULT_DATABASE_URL = "sqlite:///unpod_etl.db"
+F = TypeVar("F", bound=Callable[..., Any])
+
+database_option = click.option(
+    "--database-url",
+    envvar="UNPOD_ETL_DATABASE_URL",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    help="SQLAlchemy URL of the warehouse [UNPOD_ETL_DATABASE_URL].",
+)
+
+
+def api_options(fn: F) -> F:
+    fn = click.option(
+        "--org",
+        envvar="UNPOD_ORG_HANDLE",
+        default="",
+        help="Organization handle, sent as Org-Handle [UNPOD_ORG_HANDLE].",
+    )(fn)
+    fn = click.option(
+        "--token",
+        envvar="UNPOD_API_TOKEN",
+        default="",
+        show_default=False,
+        help="API token [UNPOD_API_TOKEN].",
+    )(fn)
+    fn = click.option(
+        "--api-url",
+        envvar="UNPOD_API_URL",
+        default=DEFAULT_API_URL,
+        show_default=True,
+        help="Unpod API base URL [UNPOD_API_URL].",
+    )(fn)
+    return fn
+
+
+def handle_errors(fn: F) -> F:
+    """Known failures become one line on stderr and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except AbortError as exc:
+            click.echo(f"aborted: {exc}", err=True)
+            sys.exit(3)
+        except EtlError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Agents are fetched concurrently; a small machine gains little past a few at once.
+DEFAULT_WORKERS = 4
+
+
+class ShardParam(click.ParamType):
+    """K/N, as in `--shard 2/8`."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            k, n = (int(part) for part in str(value).split("/"))
+        except ValueError:
+            self.fail(f"{value!r} is not K/N (e.g. 0/4)", param, ctx)
+        if n < 1 or not 0 <= k < n:
+            self.fail(f"{value!r}: need 0 <= K < N", param, ctx)
+        return k, n
+
+
+def sync_options(fn: F) -> F:
+    """What one sync run walks; the keyword names match SyncConfig's fields."""
+    fn = click.option(
+        "--shard",
+        type=ShardParam(),
+        default="0/1",
+        show_default=True,
+        help="K/N: own only the agents whose handle hashes to shard K of N (0 <= K < N).",
+    )(fn)
+    fn = click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_WORKERS,
+        show_default=True,
+        help="Agents fetched at once.",
+    )(fn)
+    fn = click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)(fn)
+    fn = click.option(
+        "--agent",
+        "agents",
+        multiple=True,
+        metavar="HANDLE",
+        help="Sync this agent (repeatable). Default: every agent GET /agents/ lists.",
+    )(fn)
+    return fn

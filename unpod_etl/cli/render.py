@@ -1,0 +1,102 @@
+"""Plain-text rendering of results for the terminal (no colour, fits a log file)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from unpod_etl.pipeline.sync import RunResult
+
+SUMMARY_COLUMNS = (
+    "agent",
+    "outcome",
+    "seen",
+    "inserted",
+    "updated",
+    "moved",
+    "changed_unmoved",
+    "unchanged",
+    "failed",
+)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    if not rows:
+        return "(no rows)"
+    cols = list(columns or rows[0].keys())
+    cells = [[_cell(row.get(c)) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def run_summary(result: RunResult) -> str:
+    rows: list[dict[str, Any]] = [
+        {
+            "agent": a.handle,
+            "outcome": a.outcome,
+            "seen": a.seen,
+            "inserted": a.inserted,
+            "updated": a.updated,
+            "moved": a.moved,
+            "changed_unmoved": a.changed_unmoved,
+            "unchanged": a.unchanged,
+            "failed": a.failed,
+        }
+        for a in result.agents
+    ]
+    totals = {c: sum(r[c] for r in rows) for c in SUMMARY_COLUMNS[2:]}
+    rows.append({"agent": "TOTAL", "outcome": result.outcome, **totals})
+    head = f"sync run {result.run_id}: {result.outcome}"
+    errors = [f"  {a.handle}: {a.error}" for a in result.agents if a.error]
+    if result.error:
+        errors.insert(0, f"  run: {result.error}")
+    body = table(rows, SUMMARY_COLUMNS)
+    return "\n".join([head, body, *(["errors:", *errors] if errors else [])])
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "agents_total",
+    "agents_failed",
+    "tasks_seen",
+    "tasks_inserted",
+    "tasks_updated",
+    "tasks_unchanged",
+    "tasks_failed",
+)
+AGENT_COLUMNS = (
+    "run_id",
+    "agent_handle",
+    "outcome",
+    "pages",
+    "tasks_seen",
+    "tasks_inserted",
+    "tasks_moved",
+    "tasks_changed_unmoved",
+    "tasks_unchanged",
+    "tasks_failed",
+    "error",
+)
+
+
+def status(runs: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> str:
+    if not runs:
+        return "no sync runs recorded yet"
+    return "\n".join(
+        ["recent runs", table(runs, RUN_COLUMNS), "", "per agent", table(results, AGENT_COLUMNS)]
+    )

@@ -1,0 +1,232 @@
+"""One sync run, end to end: API -> client -> normalize -> load -> database.
+
+The only module that knows the order of things: migrate, lock, record the run, list the
+agents, sync each agent (agent_sync.py), record the end. Progress commits page by page, so a
+run killed half-way keeps what it wrote and the next run carries on from the stored state.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.normalize import RejectedRecord, normalize_agent
+from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
+from unpod_etl.pipeline.results import AgentResult, RunResult
+from unpod_etl.source.client import UnpodClient
+from unpod_etl.warehouse import liveness, load
+from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
+from unpod_etl.warehouse.locks import NamedLock
+
+__all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    api_url: str
+    token: str
+    org: str
+    database_url: str
+    agents: tuple[str, ...] = ()
+    page_size: int = 100
+    workers: int = 1
+    shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
+
+    def __post_init__(self) -> None:
+        k, n = self.shard
+        if n < 1 or not 0 <= k < n:
+            raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+
+
+def shard_of(handle: str, shards: int) -> int:
+    """Stable across machines and Python versions (unlike hash())."""
+    return int.from_bytes(hashlib.sha256(handle.encode()).digest()[:8], "big") % shards
+
+
+class SyncRunner:
+    def __init__(
+        self, config: SyncConfig, engine: Engine | None = None, client: UnpodClient | None = None
+    ) -> None:
+        self.config = config
+        self.client = client or UnpodClient(config.api_url, config.token, config.org)
+        # Each worker holds a connection for writes and one for its agent's lock.
+        pool = 2 * config.workers + 3
+        self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        self.on_page: ProgressHook | None = None
+        self._hook_lock = threading.Lock()
+        self._aborting = threading.Event()
+
+    def run(self) -> RunResult:
+        with _bulk_gc():
+            return self._run()
+
+    def _run(self) -> RunResult:
+        upgrade(self.engine)
+        k, n = self.config.shard
+        sqlite = self.engine.dialect.name == "sqlite"
+        name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
+        with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
+            run_id, run_lock = self._start_run()
+            result = RunResult(run_id=run_id, outcome="running")
+            try:
+                self._run_agents(result)
+            finally:
+                if run_lock is not None:
+                    run_lock.release()
+        return result
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _start_run(self) -> tuple[int, NamedLock | None]:
+        """Record the run, holding its liveness lock before the row becomes visible."""
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        def start(conn: Connection) -> tuple[int, NamedLock | None]:
+            stale = liveness.running_run_ids(conn)
+            if not sqlite:  # other shards' runs may be alive: ask their locks
+                stale = [r for r in stale if not liveness.is_alive(self.engine, r)]
+            liveness.mark_died(conn, stale)
+            owner = {"hostname": socket.gethostname(), "pid": os.getpid()}
+            run_id = load.start_run(conn, self.config.api_url, utcnow(), owner)
+            if sqlite:  # the single sync lock we hold is this run's liveness lock
+                return run_id, None
+            run_lock = NamedLock(self.engine, liveness.run_lock_name(self.engine, run_id))
+            if not self._try(run_lock):
+                raise AbortError(f"could not take the lock of run {run_id}")
+            return run_id, run_lock
+
+        run_id, run_lock = self._db(start)
+        return int(run_id), run_lock
+
+    def _run_agents(self, result: RunResult) -> None:
+        try:
+            handles = self._agent_handles()
+            if self.config.workers == 1:
+                result.agents.extend(self._sync_agent(result, h) for h in handles)
+            else:
+                with ThreadPoolExecutor(self.config.workers, "agent") as pool:
+                    result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
+            failed = any(a.outcome == "failed" for a in result.agents)
+            result.outcome = "partial" if failed else "ok"
+        except AbortError as exc:
+            result.outcome, result.error = "aborted", str(exc)
+        values = {
+            **result.totals(),
+            "finished_at": utcnow(),
+            "outcome": result.outcome,
+            "error": result.error,
+        }
+        try:
+            self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
+        except AbortError:
+            log.error("could not record the end of run %s", result.run_id)
+
+    def _agent_handles(self) -> list[str]:
+        now = utcnow()
+        k, n = self.config.shard
+        if self.config.agents:
+            handles = [h for h in dict.fromkeys(self.config.agents) if shard_of(h, n) == k]
+            self._db(lambda c: load.touch_agents(c, handles, now))
+            return handles
+        try:
+            listed = self.client.list_agents()
+        except ApiError as exc:
+            if isinstance(exc, AbortError):
+                raise
+            raise AbortError(f"cannot list agents: {exc}") from None
+        rows = []
+        for doc in listed:
+            try:
+                rows.append(normalize_agent(doc))
+            except RejectedRecord as exc:
+                log.warning("skipping an agent entry: %s", exc.reason)
+        self._db(lambda c: load.upsert_agents(c, rows, now, published=True))
+        return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
+
+    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
+        if self._aborting.is_set():  # queued behind an agent that aborted the run
+            return AgentResult(handle, outcome="failed", error="run aborted")
+        lock = NamedLock(self.engine, f"agent:{handle}")
+        if self.engine.dialect.name != "sqlite" and not self._try(lock):
+            log.warning("agent %s is being synced by another worker; skipped", handle)
+            return AgentResult(handle, outcome="skipped", error="another worker holds it")
+        try:
+            job = AgentSync(
+                self.client,
+                self._db,
+                result.run_id or 0,
+                handle,
+                self.config.page_size,
+                self._progress,
+            )
+            return job.run()
+        except AbortError:
+            self._aborting.set()  # workers still queued must not start their agents
+            raise
+        finally:
+            lock.release()
+
+    def _progress(self, res: AgentResult, page: Any) -> None:
+        if self.on_page:
+            with self._hook_lock:  # hooks draw on one terminal
+                self.on_page(res, page)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _try(self, lock: NamedLock) -> bool:
+        try:
+            return lock.try_acquire()
+        except SQLAlchemyError as exc:
+            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+
+    @contextmanager
+    def _hold(self, lock: NamedLock, busy: str) -> Iterator[None]:
+        if not self._try(lock):
+            raise AbortError(f"{busy}: a sync is already running against this database")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _db(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run fn in its own committed transaction; a database failure aborts the run."""
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+
+
+@contextmanager
+def _bulk_gc() -> Iterator[None]:
+    """Fewer cyclic-GC passes while pages are decoded: a run allocates millions of short-lived
+    acyclic objects (freed by reference counting), and each gen-2 pass walks every live one.
+    Measured on 100,000 unchanged tasks: about 6% of the run's time saved."""
+    before = gc.get_threshold()
+    gc.freeze()  # what start-up created (modules, the engine) is never garbage
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def run_sync(config: SyncConfig, engine: Engine | None = None) -> RunResult:
+    return SyncRunner(config, engine=engine).run()

@@ -1,0 +1,57 @@
+"""What `unpod-etl status` shows: recent runs with per-agent results, dead runs named so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from unpod_etl.core.errors import AbortError, ConfigError
+from unpod_etl.warehouse import liveness, queries
+from unpod_etl.warehouse.db import describe_db_error
+
+
+@dataclass
+class StatusSnapshot:
+    runs: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "runs": [_jsonable(r) for r in self.runs],
+            "agents": [_jsonable(a) for a in self.agents],
+        }
+
+
+def load_status(engine: Engine, limit: int) -> StatusSnapshot:
+    try:
+        if not inspect(engine).has_table("sync_runs"):
+            raise ConfigError(
+                "no unpod-etl tables in this database: run `unpod-etl sync` "
+                "(or `unpod-etl db upgrade`) first"
+            )
+        with engine.connect() as conn:
+            runs, agents = queries.runs_with_agents(conn, limit)
+        dead = liveness.dead_run_ids(engine, runs)
+    except SQLAlchemyError as exc:
+        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+    # A run still marked running whose lock is free was killed: say so.
+    for run in runs:
+        if run["run_id"] in dead:
+            run["outcome"] = "died"
+    for agent in agents:
+        if agent["run_id"] in dead and agent["outcome"] == "running":
+            agent["outcome"] = "died"
+    return StatusSnapshot(runs, agents)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _iso(value: datetime) -> str:
+    # SQLite returns the stored UTC times without their zone.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
