@@ -51,7 +51,7 @@ def test_sync_exit_0_via_environment(fake, fake_server, pg_url):
 
 def test_sync_exit_1_when_an_agent_fails(fake, fake_server, pg_url):
     handle = fake.published_handles()[0]
-    fake.refuse(handle, 206)
+    fake.access.refuse(handle, 206)
     proc = run_sync_cli(fake_server.url, fake, pg_url)
     assert proc.returncode == 1, proc.stderr
     assert "206" in proc.stdout and handle in proc.stdout
@@ -141,7 +141,7 @@ def test_status_json_for_machines(fake, fake_server, pg_url):
     import json
 
     handles = fake.published_handles()
-    fake.refuse(handles[0], 404)
+    fake.access.refuse(handles[0], 404)
     assert run_sync_cli(fake_server.url, fake, pg_url).returncode == 1
     proc = run_cli("status", "--json", "--database-url", pg_url)
     assert proc.returncode == 0, proc.stderr
@@ -162,7 +162,7 @@ def test_status_on_a_database_without_tables_is_a_clear_error(empty_pg_url):
 def test_log_format_json_writes_one_object_per_line(fake, fake_server, pg_url):
     import json
 
-    fake.refuse(fake.published_handles()[0], 206)  # makes the sync log an error
+    fake.access.refuse(fake.published_handles()[0], 206)  # makes the sync log an error
     proc = run_cli(
         "--log-format",
         "json",

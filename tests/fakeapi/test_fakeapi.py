@@ -80,11 +80,11 @@ def test_missing_or_wrong_token_is_401(server: FakeServer, fake: FakeUnpod) -> N
 
 def test_revoked_token_is_401_expired(server: FakeServer, fake: FakeUnpod) -> None:
     assert fetch(f"{server.url}{API}/agents/", headers=AUTH).status_code == 200
-    fake.revoke_token()
+    fake.access.revoke_token()
     response = fetch(f"{server.url}{API}/agents/", headers=AUTH)
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized Access", "error": "Expired Auth Token"}
-    fake.restore_token()
+    fake.access.restore_token()
     assert fetch(f"{server.url}{API}/agents/", headers=AUTH).status_code == 200
 
 
@@ -188,7 +188,7 @@ def test_tasks_route_ignores_org_handle(server: FakeServer, fake: FakeUnpod) -> 
 
 def test_refusals(server: FakeServer, fake: FakeUnpod) -> None:
     first, second = fake.published_handles()
-    fake.refuse(first, 206)
+    fake.access.refuse(first, 206)
     no_access = get_tasks(server, first)
     assert no_access.status_code == 206
     assert no_access.json() == {
@@ -196,29 +196,29 @@ def test_refusals(server: FakeServer, fake: FakeUnpod) -> None:
         "message": "You Don't have Access to this Agent's Space",
         "data": {},
     }
-    fake.refuse(first, 206, fetch_failed=True)
+    fake.access.refuse(first, 206, fetch_failed=True)
     failed = get_tasks(server, first).json()
     assert failed["status_code"] == 206
     assert failed["message"] == "Tasks Fetch Failed"
     assert failed["errors"] == failed["data"]["errors"] != ""
-    fake.refuse(second, 404)
+    fake.access.refuse(second, 404)
     gone = get_tasks(server, second)
     assert gone.status_code == 404
     assert gone.json() == {"message": "Agent not found"}
-    fake.allow(first)
+    fake.access.allow(first)
     assert get_tasks(server, first).status_code == 200
     with pytest.raises(ValueError):
-        fake.refuse(first, 500)
+        fake.access.refuse(first, 500)
 
 
 def test_injected_failures_and_gateway_timeout(server: FakeServer, fake: FakeUnpod) -> None:
     handle = fake.published_handles()[0]
-    fake.fail_next(429, retry_after=3)
+    fake.faults.inject("429", times=1, retry_after=3)
     limited = get_tasks(server, handle)
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "3"
     assert get_tasks(server, handle).status_code == 200
-    fake.max_page_size = 10
+    fake.access.max_page_size = 10
     timed_out = get_tasks(server, handle, page_size=11)
     assert timed_out.status_code == 504
     assert timed_out.headers["Content-Type"].startswith("text/html")
@@ -234,7 +234,7 @@ def test_schema_route(server: FakeServer) -> None:
 def test_requests_are_recorded(server: FakeServer, fake: FakeUnpod) -> None:
     handle = fake.published_handles()[0]
     get_tasks(server, handle, page=2, page_size=7)
-    record = fake.requests[-1]
+    record = fake.access.requests[-1]
     assert record.method == "GET"
     assert record.path == f"{API}/agents/{handle}/tasks/"
     assert record.query == {"page": "2", "page_size": "7"}

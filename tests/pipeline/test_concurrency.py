@@ -76,7 +76,9 @@ def test_two_real_syncs_started_together_only_one_writes(fake, fake_server, pg_u
 
     from tests.helpers import cli_env, sync_command
 
-    fake.inject("slow", delay=0.3, times=6)  # keeps the first sync busy for a couple of seconds
+    fake.faults.inject(
+        "slow", delay=0.3, times=6
+    )  # keeps the first sync busy for a couple of seconds
     first = subprocess.Popen(
         sync_command(fake_server.url, fake, pg_url, "--workers", "1"),
         env=cli_env(),
@@ -85,7 +87,7 @@ def test_two_real_syncs_started_together_only_one_writes(fake, fake_server, pg_u
         text=True,
         stdin=subprocess.DEVNULL,
     )
-    while not any(r.path.endswith("/tasks/") for r in fake.requests):  # first is syncing
+    while not any(r.path.endswith("/tasks/") for r in fake.access.requests):  # first is syncing
         assert first.poll() is None, first.communicate()
         time.sleep(0.01)
     second = run_sync_cli(fake_server.url, fake, pg_url)

@@ -20,7 +20,7 @@ from unpod_etl.warehouse.schema import sync_runs
 
 
 def task_requests(fake) -> int:  # type: ignore[no-untyped-def]
-    return sum(1 for r in fake.requests if r.path.endswith("/tasks/"))
+    return sum(1 for r in fake.access.requests if r.path.endswith("/tasks/"))
 
 
 def kill_after_requests(fake, server_url: str, db_url: str, n: int) -> int:  # type: ignore[no-untyped-def]

@@ -64,9 +64,9 @@ def test_bad_shard_is_a_usage_error():
 
 def test_refused_token_stops_the_queued_agents_too(many_agents, pg_url):
     fake, server = many_agents
-    fake.inject("401", route="tasks", after=1)  # the token is revoked after the first page
+    fake.faults.inject("401", route="tasks", after=1)  # the token is revoked after the first page
     result = SyncRunner(config(fake, server, pg_url, workers=2)).run()
     assert result.outcome == "aborted" and result.exit_code == 3
-    task_requests = [r for r in fake.requests if r.path.endswith("/tasks/")]
+    task_requests = [r for r in fake.access.requests if r.path.endswith("/tasks/")]
     # 9 agents, 2 workers: once one worker hit the 401, queued agents never ask the API
     assert len(task_requests) <= 4, [r.path for r in task_requests]

@@ -136,8 +136,8 @@ def test_shrinking_transcript_leaves_no_orphans(fake, fake_server, pg_url, pg_en
 
 def test_refused_agents_are_isolated(fake, fake_server, pg_url, pg_engine):
     handles = fake.published_handles()
-    fake.refuse(handles[0], 206)
-    fake.refuse(handles[1], 404)
+    fake.access.refuse(handles[0], 206)
+    fake.access.refuse(handles[1], 404)
     result = sync(fake_server, fake, pg_url)
     assert result.outcome == "partial" and result.exit_code == 1
     by_handle = {a.handle: a for a in result.agents}
@@ -193,8 +193,8 @@ def test_tasks_created_during_the_walk_are_deduplicated(fake, fake_server, pg_ur
 
 def test_requests_carry_token_and_org_handle(fake, fake_server, pg_url):
     sync(fake_server, fake, pg_url)
-    assert fake.requests, "no requests recorded"
-    for req in fake.requests:
+    assert fake.access.requests, "no requests recorded"
+    for req in fake.access.requests:
         headers = (
             {k.lower(): v for k, v in req["headers"].items()}
             if isinstance(req, dict)

@@ -67,7 +67,7 @@ def page_ids(fake: FakeUnpod, handle: str, page: int, size: int = PAGE_SIZE) -> 
 
 def requests_for(fake: FakeUnpod, handle: str, page: int) -> int:
     path = f"/api/v2/platform/agents/{handle}/tasks/"
-    return sum(r.path == path and r.query.get("page") == str(page) for r in fake.requests)
+    return sum(r.path == path and r.query.get("page") == str(page) for r in fake.access.requests)
 
 
 def by_handle(result: RunResult) -> dict[str, AgentResult]:
@@ -94,7 +94,9 @@ def run_row(engine: Engine, run_id: int | None) -> Any:
 
 def page_request_times(fake: FakeUnpod, handle: str, page: int) -> list[float]:
     path = f"/api/v2/platform/agents/{handle}/tasks/"
-    return [r.at for r in fake.requests if r.path == path and r.query.get("page") == str(page)]
+    return [
+        r.at for r in fake.access.requests if r.path == path and r.query.get("page") == str(page)
+    ]
 
 
 # Retry-After waits are capped by RetryPolicy.max_retry_after (max_wait caps only our own
@@ -123,7 +125,7 @@ def test_429_with_retry_after_is_waited_out_and_the_sync_completes(
     handle = fake.published_handles()[1]
     # The date is 3 s ahead (whole seconds on the wire): above the 0.3 s cap either way.
     hint: int | datetime = 1 if shape == "seconds" else datetime.now(UTC) + timedelta(seconds=3)
-    limited = fake.inject("429", agent=handle, page=2, times=1, retry_after=hint)
+    limited = fake.faults.inject("429", agent=handle, page=2, times=1, retry_after=hint)
     result = run_sync(fake_server, fake, pg_url, pg_engine, retry=retry)
     assert_complete(result, fake, pg_engine)
     assert limited.fired == 1
@@ -133,7 +135,7 @@ def test_429_with_retry_after_is_waited_out_and_the_sync_completes(
 
 def test_429_retry_after_is_capped(fake: FakeUnpod, fake_server: FakeServer) -> None:
     handle = fake.published_handles()[0]
-    fake.inject("429", agent=handle, page=2, times=2, retry_after=3)  # asks for 3 s, twice
+    fake.faults.inject("429", agent=handle, page=2, times=2, retry_after=3)  # asks for 3 s, twice
     pages = list(make_client(fake_server, fake, HINT_CAP).iter_task_pages(handle, PAGE_SIZE))
     assert sum(len(p.tasks) for p in pages) == 30
     first, second, third = page_request_times(fake, handle, 2)
@@ -145,10 +147,10 @@ def test_server_errors_a_few_times_then_success(
 ) -> None:
     first, second, third = fake.published_handles()
     rules = [
-        fake.inject("5xx", agent=first, page=1, times=3, status=500),
-        fake.inject("5xx", agent=second, page=2, times=3, status=502),
-        fake.inject("5xx", agent=third, page=3, times=3, status=503),
-        fake.inject("5xx", agent=first, page=3, times=2, status=504),
+        fake.faults.inject("5xx", agent=first, page=1, times=3, status=500),
+        fake.faults.inject("5xx", agent=second, page=2, times=3, status=502),
+        fake.faults.inject("5xx", agent=third, page=3, times=3, status=503),
+        fake.faults.inject("5xx", agent=first, page=3, times=2, status=504),
     ]
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     assert_complete(result, fake, pg_engine)
@@ -160,7 +162,7 @@ def test_slow_answer_past_the_timeout_is_retried(
     fake: FakeUnpod, fake_server: FakeServer, pg_url: str, pg_engine: Engine
 ) -> None:
     handle = fake.published_handles()[0]
-    slow = fake.inject("slow", agent=handle, page=2, times=1, delay=1.5)
+    slow = fake.faults.inject("slow", agent=handle, page=2, times=1, delay=1.5)
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     assert_complete(result, fake, pg_engine)
     assert slow.fired == 1
@@ -171,7 +173,7 @@ def test_connection_closed_mid_body_is_retried(
     fake: FakeUnpod, fake_server: FakeServer, pg_url: str, pg_engine: Engine
 ) -> None:
     handle = fake.published_handles()[2]
-    dropped = fake.inject("disconnect", agent=handle, page=2, times=2)
+    dropped = fake.faults.inject("disconnect", agent=handle, page=2, times=2)
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     assert_complete(result, fake, pg_engine)
     assert dropped.fired == 2
@@ -184,10 +186,10 @@ def test_connection_closed_mid_body_is_retried(
 def test_persistent_504_on_large_pages_shrinks_the_page_size(
     fake: FakeUnpod, fake_server: FakeServer, pg_url: str, pg_engine: Engine
 ) -> None:
-    fake.max_page_size = 10  # any bigger page gets a gateway timeout, every time
+    fake.access.max_page_size = 10  # any bigger page gets a gateway timeout, every time
     result = run_sync(fake_server, fake, pg_url, pg_engine, page_size=50)
     assert_complete(result, fake, pg_engine)
-    walked = [r.query["page_size"] for r in fake.requests if "page_size" in r.query]
+    walked = [r.query["page_size"] for r in fake.access.requests if "page_size" in r.query]
     sizes = sorted({int(size) for size in walked}, reverse=True)
     # halved after each page that kept failing, until the server answered (at most 10)
     assert sizes[0] == 50 and 5 <= sizes[-1] <= 10 < sizes[-2]
@@ -199,7 +201,7 @@ def test_page_shrinking_mid_walk_loses_and_duplicates_nothing(
 ) -> None:
     handle = fake.published_handles()[0]
     # Page 1 at size 20 works; page 2 at size 20 keeps timing out, smaller pages work.
-    too_big = fake.inject("5xx", agent=handle, page=2, larger_than=10, status=504)
+    too_big = fake.faults.inject("5xx", agent=handle, page=2, larger_than=10, status=504)
     pages = list(make_client(fake_server, fake).iter_task_pages(handle, 20))
     walked = [t.task_id for p in pages for t in p.tasks]
     assert len(walked) == len(set(walked)) == 30
@@ -212,7 +214,7 @@ def test_timeouts_on_large_pages_shrink_the_page_size(
     fake: FakeUnpod, fake_server: FakeServer
 ) -> None:
     handle = fake.published_handles()[0]
-    fake.inject("slow", agent=handle, larger_than=10, delay=1.0)
+    fake.faults.inject("slow", agent=handle, larger_than=10, delay=1.0)
     two_tries = RetryPolicy(attempts=2, initial_wait=0.01, max_wait=0.05, total_seconds=5)
     client = make_client(fake_server, fake, retry=two_tries, timeout=0.3)
     pages = list(client.iter_task_pages(handle, 20))
@@ -229,7 +231,7 @@ def test_persistent_bad_page_fails_only_its_agent(
     fake: FakeUnpod, fake_server: FakeServer, pg_url: str, pg_engine: Engine, kind: str
 ) -> None:
     first, broken, third = fake.published_handles()
-    fake.inject(kind, agent=broken, page=2)
+    fake.faults.inject(kind, agent=broken, page=2)
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     assert (result.outcome, result.exit_code) == ("partial", 1)
     agents = by_handle(result)
@@ -255,7 +257,7 @@ def test_206_mid_run_fails_only_that_agent(
     fake: FakeUnpod, fake_server: FakeServer, pg_url: str, pg_engine: Engine
 ) -> None:
     first, refused, third = fake.published_handles()
-    rule = fake.inject("206", agent=refused, page=2, variant="fetch_failed")
+    rule = fake.faults.inject("206", agent=refused, page=2, variant="fetch_failed")
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     assert (result.outcome, result.exit_code) == ("partial", 1)
     agents = by_handle(result)
@@ -272,7 +274,7 @@ def test_document_without_task_id_is_rejected_and_the_page_loads(
 ) -> None:
     handle = fake.published_handles()[0]
     lost = fake.tasks(handle)[PAGE_SIZE + 3]  # page 2, fourth document
-    stripped = fake.inject("missing_task_id", agent=handle, page=2, index=3)
+    stripped = fake.faults.inject("missing_task_id", agent=handle, page=2, index=3)
     result = run_sync(fake_server, fake, pg_url, pg_engine)
     agent = by_handle(result)[handle]
     assert agent.failed == 1
@@ -319,7 +321,7 @@ def test_401_mid_run_aborts_and_keeps_what_was_written(
 ) -> None:
     fake = secret_fake
     first, revoked_on, _ = fake.published_handles()
-    rule = fake.inject("401", agent=revoked_on, page=2)
+    rule = fake.faults.inject("401", agent=revoked_on, page=2)
     with caplog.at_level(logging.DEBUG):
         result = run_sync(secret_server, fake, pg_url, pg_engine)
     assert (result.outcome, result.exit_code) == ("aborted", 3)
@@ -341,7 +343,7 @@ def test_client_raises_auth_error_without_the_token(
     secret_fake: FakeUnpod, secret_server: FakeServer
 ) -> None:
     handle = secret_fake.published_handles()[0]
-    secret_fake.inject("401", agent=handle, page=2)
+    secret_fake.faults.inject("401", agent=handle, page=2)
     client = make_client(secret_server, secret_fake)
     walked: list[str] = []
     with pytest.raises(AuthError) as raised:
@@ -363,7 +365,7 @@ def test_a_page_that_keeps_failing_in_transit_says_how(
     fake: FakeUnpod, fake_server: FakeServer, kind: str, params: dict[str, Any], said: str
 ) -> None:
     handle = fake.published_handles()[0]
-    fake.inject(kind, agent=handle, page=1, **params)
+    fake.faults.inject(kind, agent=handle, page=1, **params)
     client = make_client(fake_server, fake, min_page_size=PAGE_SIZE)
     with pytest.raises(EtlError) as failed:
         list(client.iter_task_pages(handle, PAGE_SIZE))

@@ -11,8 +11,8 @@ from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 
 def test_no_secret_anywhere_after_a_run_with_faults(fake, fake_server, pg_url, pg_engine):
     handles = fake.published_handles()
-    fake.refuse(handles[0], 206)
-    fake.fail_next(status=502, times=2)
+    fake.access.refuse(handles[0], 206)
+    fake.faults.inject("5xx", times=2, status=502)
     proc = subprocess.run(
         [
             sys.executable,
@@ -51,5 +51,5 @@ def test_agent_handle_is_path_encoded(fake, fake_server, pg_url):
     ).run()
     assert result.outcome == "partial"
     assert "404" in (result.agents[0].error or "")
-    paths = [r.path for r in fake.requests]
+    paths = [r.path for r in fake.access.requests]
     assert paths == ["/api/v2/platform/agents/..%2Fx%3Fy%3D1%23z/tasks/"]

@@ -2,7 +2,7 @@
 
 Used by the tests, by `unpod-etl demo` and by the benchmark. See
 /work/shared/unpod-api.md for the behaviour it reproduces, and faults.py for the failures
-a test can inject (`fake.inject(...)`).
+a test can inject (`fake.faults.inject(...)`).
 """
 
 from unpod_etl.fakeapi.access import RequestRecord

@@ -1,13 +1,12 @@
-"""What the fake refuses or breaks on purpose: tokens, per-agent refusals, injected
-failures (see faults.py for the general rules); and the log of requests served. Mixed into
-FakeUnpod."""
+"""Who the fake lets in: its token (revocable), per-agent refusals, a gateway's page-size
+limit; and the log of requests served. FakeUnpod holds one as `fake.access`; injected
+failures live apart in faults.py (`fake.faults`)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
-
-from unpod_etl.fakeapi.faults import FaultBook
 
 
 class RequestRecord(NamedTuple):
@@ -18,20 +17,15 @@ class RequestRecord(NamedTuple):
     at: float = 0.0  # time.monotonic() on arrival: lets a test measure a client's waits
 
 
-class AccessControl(FaultBook):
-    def __init__(self) -> None:
-        FaultBook.__init__(self)
+class AccessControl:
+    def __init__(self, known: Callable[[str], None] = lambda handle: None) -> None:
+        """`known` raises KeyError for a handle the fake does not have."""
+        self._known = known
         self._lock = threading.RLock()
         self.requests: list[RequestRecord] = []
         self.token_revoked = False
         self.max_page_size: int | None = None  # bigger pages get an HTML 504, as a gateway would
         self._refusals: dict[str, tuple[int, bool]] = {}
-        self._failures: list[tuple[int, int | None]] = []
-
-    def _known(self, handle: str) -> None:
-        """Raise KeyError for a handle the fake does not have (FakeUnpod overrides)."""
-
-    # -- refusals ------------------------------------------------------------------------
 
     def refuse(self, handle: str, status: int, *, fetch_failed: bool = False) -> None:
         """Answer this agent's tasks route with 206 (no access / fetch failed) or 404."""
@@ -54,16 +48,6 @@ class AccessControl(FaultBook):
 
     def restore_token(self) -> None:
         self.token_revoked = False
-
-    def fail_next(self, status: int = 500, times: int = 1, retry_after: int | None = None) -> None:
-        """The next `times` tasks-route requests fail with `status` (HTML; 429 may carry
-        Retry-After), as a timing-out database or a proxy would."""
-        with self._lock:
-            self._failures.extend([(status, retry_after)] * times)
-
-    def take_failure(self) -> tuple[int, int | None] | None:
-        with self._lock:
-            return self._failures.pop(0) if self._failures else None
 
     def record(self, entry: RequestRecord) -> None:
         with self._lock:

@@ -1,7 +1,7 @@
 """Fault injection: rules that make the fake misbehave the way a real network, proxy or
 server does, and a log of the faults that fired so a test can check they happened.
 
-    fault = fake.inject("5xx", agent=handle, page=2, times=3, status=503)
+    fault = fake.faults.inject("5xx", agent=handle, page=2, times=3, status=503)
     ... run the sync ...
     assert fault.fired == 3
 
@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+from unpod_etl.fakeapi.access import AccessControl
 from unpod_etl.fakeapi.replies import (
     EXPIRED_TOKEN,
     FETCH_FAILED,
@@ -30,9 +31,6 @@ from unpod_etl.fakeapi.replies import (
     html_reply,
     json_reply,
 )
-
-if TYPE_CHECKING:
-    from unpod_etl.fakeapi.state import FakeUnpod
 
 # Each kind of fault and the parameters it takes (see fault_reply for their meaning).
 KINDS: dict[str, frozenset[str]] = {
@@ -109,11 +107,12 @@ class Fault:
 
 
 class FaultBook:
-    """The rules and the log of fired faults. Mixed into FakeUnpod."""
+    """The rules and the log of fired faults: FakeUnpod holds one as `fake.faults`, the
+    one way to make the fake fail on purpose."""
 
     def __init__(self) -> None:
         self._fault_lock = threading.Lock()
-        self.faults: list[Fault] = []
+        self.rules: list[Fault] = []
         self.fired: list[FiredFault] = []
 
     def inject(
@@ -132,21 +131,21 @@ class FaultBook:
         """Add a rule; without `times` it fires on every matching request from now on."""
         fault = Fault(kind, route, agent, page, larger_than, every, times, after, dict(params))
         with self._fault_lock:
-            self.faults.append(fault)
+            self.rules.append(fault)
         return fault
 
-    def clear_faults(self) -> None:
+    def clear(self) -> None:
         """Drop every rule (the log of fired faults stays)."""
         with self._fault_lock:
-            self.faults.clear()
+            self.rules.clear()
 
-    def take_fault(
+    def take(
         self, route: str, agent: str | None = None, page: int | None = None, size: int | None = None
     ) -> Fault | None:
         """The rule that answers this request, if any; logs it as fired."""
         with self._fault_lock:
             chosen = None
-            for fault in self.faults:
+            for fault in self.rules:
                 # Every matching rule counts the request, so `every`/`after` stay per rule.
                 if fault._matches(route, agent, page, size) and fault._due() and chosen is None:
                     chosen = fault
@@ -169,7 +168,7 @@ def retry_after_header(value: float | str | datetime) -> str:
     return value
 
 
-def fault_reply(fake: FakeUnpod, fault: Fault, normal: Callable[[], Reply]) -> Reply:
+def fault_reply(access: AccessControl, fault: Fault, normal: Callable[[], Reply]) -> Reply:
     """The reply of a faulty request; `normal` builds the reply the fake would have sent."""
     kind, params = fault.kind, fault.params
     if kind == "429":
@@ -184,7 +183,7 @@ def fault_reply(fake: FakeUnpod, fault: Fault, normal: Callable[[], Reply]) -> R
         return json_reply(206, FETCH_FAILED if fetch_failed else NO_ACCESS)
     if kind == "401":
         if params.get("revoke", True):
-            fake.revoke_token()  # a revoked token stays refused for every later request
+            access.revoke_token()  # a revoked token stays refused for every later request
         invalid = params.get("variant") == "invalid"
         return json_reply(401, INVALID_TOKEN if invalid else EXPIRED_TOKEN)
     if kind == "html200":

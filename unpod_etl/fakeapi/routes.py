@@ -64,13 +64,13 @@ SCHEMA = {
 
 
 def respond(fake: FakeUnpod, method: str, target: str, headers: Mapping[str, str]) -> Reply:
-    """Serve one request against `fake` and log it in `fake.requests`."""
+    """Serve one request against `fake` and log it in `fake.access.requests`."""
     parts = urlsplit(target)
     query = {
         key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()
     }
     titled = {name.title(): value for name, value in headers.items()}
-    fake.record(RequestRecord(method, parts.path, query, titled, time.monotonic()))
+    fake.access.record(RequestRecord(method, parts.path, query, titled, time.monotonic()))
     tasks_match = TASKS_ROUTE.match(parts.path)
     known = parts.path in (PREFIX + "agents/", PREFIX + "schema/") or tasks_match is not None
     if not known:
@@ -81,7 +81,7 @@ def respond(fake: FakeUnpod, method: str, target: str, headers: Mapping[str, str
     if refused is not None:
         return refused
     if parts.path == PREFIX + "schema/":
-        return _answer(fake, fake.take_fault("schema"), lambda: json_reply(200, SCHEMA))
+        return _answer(fake, fake.faults.take("schema"), lambda: json_reply(200, SCHEMA))
     if tasks_match is None:
         return _agents(fake, titled.get("Org-Handle"))
     return _tasks(fake, unquote(tasks_match.group(1)), query)
@@ -89,14 +89,14 @@ def respond(fake: FakeUnpod, method: str, target: str, headers: Mapping[str, str
 
 def _answer(fake: FakeUnpod, fault: Fault | None, normal: Callable[[], Reply]) -> Reply:
     """The normal reply, or what an injected fault turns it into."""
-    return normal() if fault is None else fault_reply(fake, fault, normal)
+    return normal() if fault is None else fault_reply(fake.access, fault, normal)
 
 
 def _check_token(fake: FakeUnpod, authorization: str) -> Reply | None:
     keyword, _, value = authorization.strip().partition(" ")
     if keyword.lower() != "token" or value.strip() != fake.token:
         return json_reply(401, INVALID_TOKEN)
-    if fake.token_revoked:
+    if fake.access.token_revoked:
         return json_reply(401, EXPIRED_TOKEN)
     return None
 
@@ -106,7 +106,7 @@ def _agents(fake: FakeUnpod, org: str | None) -> Reply:
         return json_reply(400, NO_ORG)
     if org != fake.org:
         return json_reply(404, {"message": "Organization not found"})
-    return _answer(fake, fake.take_fault("agents"), lambda: _agent_list(fake))
+    return _answer(fake, fake.faults.take("agents"), lambda: _agent_list(fake))
 
 
 def _agent_list(fake: FakeUnpod) -> Reply:
@@ -136,12 +136,12 @@ def _tasks(fake: FakeUnpod, handle: str, query: Mapping[str, str]) -> Reply:
     if handle not in fake.all_handles():
         return json_reply(404, {"message": "Agent not found"})
     page, page_size = _positive(query.get("page"), 1), _positive(query.get("page_size"), 20)
-    fault = fake.take_fault("tasks", handle, page, page_size)
+    fault = fake.faults.take("tasks", handle, page, page_size)
     return _answer(fake, fault, lambda: _task_page(fake, handle, page, page_size))
 
 
 def _task_page(fake: FakeUnpod, handle: str, page: int | None, page_size: int | None) -> Reply:
-    refusal = fake.refusal(handle)
+    refusal = fake.access.refusal(handle)
     if refusal is not None:
         status, fetch_failed = refusal
         if status == 404:
@@ -149,13 +149,7 @@ def _task_page(fake: FakeUnpod, handle: str, page: int | None, page_size: int | 
         return json_reply(206, FETCH_FAILED if fetch_failed else NO_ACCESS)
     if page is None or page_size is None:
         return html_reply(500)
-    failure = fake.take_failure()
-    if failure is not None:
-        reply = html_reply(failure[0])
-        if failure[1] is not None:
-            reply.headers["Retry-After"] = str(failure[1])
-        return reply
-    if fake.max_page_size is not None and page_size > fake.max_page_size:
+    if fake.access.max_page_size is not None and page_size > fake.access.max_page_size:
         return html_reply(504)
     count, data = fake.page_json(handle, page, page_size)
     head = f'{{"count": {count}, "status_code": 200, "message": "Tasks fetched successfully", '

@@ -62,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        """Silent: tests and the demo read `fake.requests` instead of an access log."""
+        """Silent: tests and the demo read `fake.access.requests` instead of an access log."""
 
 
 class FakeServer:

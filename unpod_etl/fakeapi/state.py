@@ -12,6 +12,7 @@ import bisect
 import copy
 import json
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,11 +21,12 @@ from typing import Any
 from unpod_etl.fakeapi import generator as gen
 from unpod_etl.fakeapi.access import AccessControl
 from unpod_etl.fakeapi.calls import epoch_seconds, hex_id
+from unpod_etl.fakeapi.faults import FaultBook
 
 Ref = int | str  # generated task index, or task_id of an added task
 
 
-class FakeUnpod(AccessControl):
+class FakeUnpod:
     def __init__(
         self,
         agents: int = 3,
@@ -43,7 +45,9 @@ class FakeUnpod(AccessControl):
         self._newest = newest
         self._clock = clock
         self._last_now = newest + timedelta(seconds=1)
-        AccessControl.__init__(self)
+        self._lock = threading.RLock()  # the documents; access and faults lock their own
+        self.access = AccessControl(known=self._known)  # token, refusals, request log
+        self.faults = FaultBook()  # failures injected on purpose
         first_unpublished = agents - max(0, min(unpublished_agents, agents))
         self._agents = [gen.make_agent(seed, i, i < first_unpublished) for i in range(agents)]
         self._by_handle = {agent.handle: agent for agent in self._agents}
