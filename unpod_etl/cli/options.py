@@ -105,6 +105,14 @@ def sync_options(fn: F) -> F:
         show_default=True,
         help="Agents fetched at once.",
     )(fn)
+    fn = click.option(
+        "--max-delete-fraction",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.2,
+        show_default=True,
+        help="Per agent and run, delete nothing when more than this fraction of its stored "
+        "tasks would be marked deleted.",
+    )(fn)
     fn = click.option("--page-size", type=click.IntRange(min=1), default=100, show_default=True)(fn)
     fn = click.option(
         "--agent",

@@ -18,6 +18,8 @@ SUMMARY_COLUMNS = (
     "changed_unmoved",
     "unchanged",
     "failed",
+    "deleted",
+    "restored",
 )
 
 
@@ -53,6 +55,8 @@ def run_summary(result: RunResult) -> str:
             "changed_unmoved": a.changed_unmoved,
             "unchanged": a.unchanged,
             "failed": a.failed,
+            "deleted": a.deleted,
+            "restored": a.restored,
         }
         for a in result.agents
     ]
@@ -60,6 +64,11 @@ def run_summary(result: RunResult) -> str:
     rows.append({"agent": "TOTAL", "outcome": result.outcome, **totals})
     head = f"sync run {result.run_id}: {result.outcome}"
     errors = [f"  {a.handle}: {a.error}" for a in result.agents if a.error]
+    errors += [
+        f"  {a.handle}: {a.deletes_held} deletions held back by --max-delete-fraction"
+        for a in result.agents
+        if a.deletes_held
+    ]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
     body = table(rows, SUMMARY_COLUMNS)

@@ -15,7 +15,7 @@ from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import load, rejects
+from unpod_etl.warehouse import deletions, load, rejects
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,14 @@ class AgentSync:
         handle: str,
         page_size: int,
         on_page: ProgressHook | None = None,
+        max_delete_fraction: float = 0.2,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
         self.result = AgentResult(handle)
         self.walk = WalkReport()  # how the walk ended (complete or not), once run() returns
+        self.seen_ids: set[str] = set()  # every task id the walk yielded, for deletions
+        self.max_delete_fraction = max_delete_fraction
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -85,6 +88,8 @@ class AgentSync:
                 if self.on_page:
                     self.on_page(res, page)
             res.outcome = "ok"
+            if self.walk.complete:  # only a complete walk stands for the whole list
+                self.db(self._settle_deletions)
         except AbortError:
             res.outcome, res.error = "failed", "run aborted"
             self._record_end()
@@ -100,6 +105,21 @@ class AgentSync:
         handle = self.result.handle
         load.start_agent(conn, self.run_id, handle, utcnow())
         return load.stored_markers(conn, handle), rejects.open_rejections(conn, handle)
+
+    def _settle_deletions(self, conn: Connection) -> None:
+        res = self.result
+        done = deletions.settle_agent(
+            conn, res.handle, self.seen_ids, utcnow(), self.max_delete_fraction
+        )
+        res.deleted, res.restored, res.deletes_held = done.deleted, done.restored, done.held_back
+        if done.held_back:
+            log.warning(
+                "agent %s: %d stored tasks absent twice, more than --max-delete-fraction %s "
+                "of its tasks; deleting none",
+                res.handle,
+                done.held_back,
+                self.max_delete_fraction,
+            )
 
     def _record_end(self) -> None:
         res = self.result
@@ -118,6 +138,8 @@ class AgentSync:
         raw_moved: list[tuple[str, str]] = []  # same stored form, new raw form
         for doc in page.tasks:
             res.seen += 1
+            if doc.task_id is not None:
+                self.seen_ids.add(doc.task_id)
             known = stored.get(doc.task_id) if doc.task_id is not None else None
             digest = received_fingerprint(doc)
             # Byte for byte what was stored last time: no need to decode or normalize it.

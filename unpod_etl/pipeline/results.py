@@ -19,6 +19,9 @@ class AgentResult:
     changed_unmoved: int = 0  # rewritten because the content changed, marker unmoved
     unchanged: int = 0
     failed: int = 0  # documents that could not be normalized (see rejected_records)
+    deleted: int = 0  # stored tasks absent from two complete walks: deleted_at set
+    restored: int = 0  # deleted tasks the walk saw again
+    deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
     error: str | None = None
 
     @property

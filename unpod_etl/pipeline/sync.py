@@ -51,6 +51,7 @@ class SyncConfig:
     page_size: int = 100
     workers: int = 1
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
+    max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -58,6 +59,8 @@ class SyncConfig:
             raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
+        if not 0.0 <= self.max_delete_fraction <= 1.0:
+            raise ConfigError("max_delete_fraction must be between 0 and 1")
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -180,6 +183,7 @@ class SyncRunner:
                 handle,
                 self.config.page_size,
                 self._progress,
+                max_delete_fraction=self.config.max_delete_fraction,
             )
             return job.run()
         except AbortError:

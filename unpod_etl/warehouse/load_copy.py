@@ -17,6 +17,8 @@ from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 # Sync bookkeeping: kept from the first write of a task, refreshed on every later write.
 KEEP_ON_UPDATE = {"task_id", "first_synced_at"}
+# Written only by warehouse/deletions.py: a task write neither sends nor overwrites them.
+SOFT_DELETE = {"missing_since", "deleted_at"}
 
 
 def stamped(item: NormalizedTask, sync_run_id: int, now: datetime) -> dict[str, Any]:
@@ -122,8 +124,8 @@ def write_tasks_copy(
         )
         task_rows = [stamped(item, sync_run_id, now) for item in by_task.values()]
         derived = _FROM_DOCUMENT if _parts_of_document(task_rows) else {}
-        _copy_rows(cur, _STAGE["tasks"], tasks, task_rows, skip=derived)
-        _upsert_from_stage(cur, tasks, KEEP_ON_UPDATE, derived)
+        _copy_rows(cur, _STAGE["tasks"], tasks, task_rows, skip={*derived, *SOFT_DELETE})
+        _upsert_from_stage(cur, tasks, KEEP_ON_UPDATE | SOFT_DELETE, derived)
         # Old lines go first: a transcript that shrank must leave no orphans, and a call that
         # moved to another task (same call_id) must not collide with its previous lines.
         cur.execute("DELETE FROM transcript_lines WHERE task_id = ANY(%s)", (task_ids,))

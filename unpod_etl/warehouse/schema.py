@@ -95,6 +95,10 @@ tasks = Table(
     Column("first_synced_at", UtcTime, nullable=False),
     Column("last_synced_at", UtcTime, nullable=False),
     Column("last_sync_run_id", RunId),
+    # Soft delete (migration 0005, warehouse/deletions.py): set by the first complete walk of
+    # the agent that missed the task, then deleted_at by the next one; both cleared on return.
+    Column("missing_since", UtcTime),
+    Column("deleted_at", UtcTime),
 )
 
 calls = Table(
