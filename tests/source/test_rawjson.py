@@ -34,7 +34,7 @@ def test_a_skimmed_page_keeps_each_document_s_bytes_and_decodes_on_demand() -> N
     assert [d.task_id for d in docs] == ["T1", "T2"]
     for doc, raw in zip(docs, DOCS, strict=True):
         assert bytes(doc.received) == raw  # the span of the body, byte for byte
-        assert doc.received_digest() == hashlib.sha256(raw).hexdigest()
+        assert doc.raw_fingerprint() == hashlib.sha256(raw).hexdigest()
         assert doc.value == json.loads(raw)
 
 
@@ -44,7 +44,7 @@ def test_what_msgspec_refuses_is_decoded_whole_by_the_fallbacks() -> None:
         assert body is not None and body["status_code"] == 200
         docs = body["data"]
         assert [d.received for d in docs] == [None, None]  # no bytes kept: hashed decoded
-        assert [d.received_digest() for d in docs] == [None, None]
+        assert [d.raw_fingerprint() for d in docs] == [None, None]
         assert docs[1].value == json.loads(odd)
         assert docs[1].task_id == json.loads(odd)["task_id"]
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.normalize import NormalizedTask
 from unpod_etl.warehouse.load_copy import KEEP_ON_UPDATE, stamped, write_tasks_copy
 from unpod_etl.warehouse.schema import (
@@ -151,7 +152,7 @@ def start_run(conn: Connection, api_url: str, now: datetime, owner: Mapping[str,
     """A `running` row for a new run; owner = hostname and pid of the process running it."""
     result = conn.execute(
         insert(sync_runs)
-        .values(started_at=now, outcome="running", api_url=api_url, **owner)
+        .values(started_at=now, outcome=RunOutcome.RUNNING, api_url=api_url, **owner)
         .returning(sync_runs.c.run_id)
     )
     return int(result.scalar_one())
@@ -164,7 +165,7 @@ def finish_run(conn: Connection, run_id: int, values: Mapping[str, Any]) -> None
 def start_agent(conn: Connection, run_id: int, handle: str, now: datetime) -> None:
     conn.execute(
         insert(sync_agent_results).values(
-            run_id=run_id, agent_handle=handle, started_at=now, outcome="running"
+            run_id=run_id, agent_handle=handle, started_at=now, outcome=AgentOutcome.RUNNING
         )
     )
 

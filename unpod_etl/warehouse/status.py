@@ -10,6 +10,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ConfigError
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.warehouse import liveness, queries
 from unpod_etl.warehouse.db import describe_db_error
 
@@ -41,10 +42,10 @@ def load_status(engine: Engine, limit: int) -> StatusSnapshot:
     # A run still marked running whose lock is free was killed: say so.
     for run in runs:
         if run["run_id"] in dead:
-            run["outcome"] = "died"
+            run["outcome"] = RunOutcome.DIED
     for agent in agents:
-        if agent["run_id"] in dead and agent["outcome"] == "running":
-            agent["outcome"] = "died"
+        if agent["run_id"] in dead and agent["outcome"] == AgentOutcome.RUNNING:
+            agent["outcome"] = AgentOutcome.DIED
     return StatusSnapshot(runs, agents)
 
 
