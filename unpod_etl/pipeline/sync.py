@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SyncConfig:
+    """What one sync needs; the CLI's options map onto these fields one to one.
+
+    `agents` empty means every agent the org lists; `shard` (K, N) syncs only the agents
+    whose handle hashes to K of N, so N processes can split one org.
+    """
+
     api_url: str
     token: str
     org: str
@@ -230,4 +236,17 @@ def _bulk_gc() -> Iterator[None]:
 
 
 def run_sync(config: SyncConfig, engine: Engine | None = None) -> RunResult:
-    return SyncRunner(config, engine=engine).run()
+    """Run one sync, as `unpod-etl sync` does, and return its result.
+
+    The result says how the run ended (`outcome`: ok, partial, aborted; `exit_code` as the
+    command's) and carries the counts per agent. A run that cannot start at all (the database
+    unreachable, another sync holding the lock) raises AbortError; bad settings raise
+    ConfigError. Pass `engine` to reuse a pool of your own; without one, the engine made
+    here is disposed before returning, so a long-lived worker process keeps no connections.
+    """
+    runner = SyncRunner(config, engine=engine)
+    try:
+        return runner.run()
+    finally:
+        if engine is None:
+            runner.engine.dispose()
