@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
+from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
 from unpod_etl.pipeline.results import AgentResult, RunResult
@@ -110,7 +111,7 @@ class SyncRunner:
                 stale = [r for r in stale if not liveness.is_alive(self.engine, r)]
             liveness.mark_died(conn, stale)
             owner = {"hostname": socket.gethostname(), "pid": os.getpid()}
-            run_id = load.start_run(conn, self.config.api_url, utcnow(), owner)
+            run_id = load.start_run(conn, mask_url(self.config.api_url), utcnow(), owner)
             if sqlite:  # the single sync lock we hold is this run's liveness lock
                 return run_id, None
             run_lock = NamedLock(self.engine, liveness.run_lock_name(self.engine, run_id))

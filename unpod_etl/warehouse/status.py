@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
+from unpod_etl.core.urls import mask_url
 from unpod_etl.warehouse import liveness, queries
 from unpod_etl.warehouse.db import describe_db_error
 
@@ -41,6 +42,8 @@ def load_status(engine: Engine, limit: int) -> StatusSnapshot:
         raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
     # A run still marked running whose lock is free was killed: say so.
     for run in runs:
+        if run.get("api_url"):  # rows written before URLs were masked
+            run["api_url"] = mask_url(run["api_url"])
         if run["run_id"] in dead:
             run["outcome"] = RunOutcome.DIED
     for agent in agents:
