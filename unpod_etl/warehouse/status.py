@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect
@@ -53,9 +53,5 @@ def load_status(engine: Engine, limit: int) -> StatusSnapshot:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-def _iso(value: datetime) -> str:
-    # SQLite returns the stored UTC times without their zone.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    # UtcTime columns come back aware on both databases, so isoformat() carries the zone.
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
