@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from unpod_etl.fakeapi import FakeUnpod
+from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.normalize import normalize_task
+from unpod_etl.pipeline.results import RunResult
+from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 
@@ -35,6 +38,21 @@ def sync_command(server_url: str, fake: FakeUnpod, db_url: str, *args: str) -> l
         db_url,
         *args,
     ]
+
+
+def sync_in_process(
+    server: FakeServer,
+    fake: FakeUnpod,
+    url: str,
+    *,
+    page_size: int = 100,
+    agents: tuple[str, ...] = (),
+    engine: Engine | None = None,
+    client: UnpodClient | None = None,
+) -> RunResult:
+    """One sync of the fake into `url`, in this process: the one way tests run it directly."""
+    config = SyncConfig(server.url, fake.token, fake.org, url, agents=agents, page_size=page_size)
+    return SyncRunner(config, engine=engine, client=client).run()
 
 
 def run_sync_cli(

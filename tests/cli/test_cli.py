@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -152,6 +153,15 @@ def test_status_json_for_machines(fake, fake_server, pg_url):
     assert by_agent[handles[0]]["outcome"] == "failed" and "404" in by_agent[handles[0]]["error"]
     assert by_agent[handles[1]]["tasks_inserted"] == len(fake.tasks(handles[1]))
     assert doc["runs"][0]["started_at"].endswith("+00:00")
+
+
+def test_status_json_times_carry_their_zone_on_sqlite_too(fake, fake_server, sqlite_url):
+    # SQLite stores no zone; UtcTime gives every time back as aware UTC all the same.
+    assert run_sync_cli(fake_server.url, fake, sqlite_url).returncode == 0
+    proc = run_cli("status", "--json", "--database-url", sqlite_url)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)["runs"][0]
+    assert run["started_at"].endswith("+00:00") and run["finished_at"].endswith("+00:00")
 
 
 def test_status_on_a_database_without_tables_is_a_clear_error(empty_pg_url):

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from unpod_etl.fakeapi import FakeServer, FakeUnpod
-from unpod_etl.pipeline.sync import RunResult, SyncConfig, SyncRunner
+from tests.helpers import sync_in_process
+from unpod_etl.fakeapi import FakeUnpod
+from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.warehouse.schema import calls, sync_agent_results, sync_runs, tasks, transcript_lines
-
-
-def sync(
-    server: FakeServer, fake: FakeUnpod, url: str, page_size: int = 7, agents: tuple[str, ...] = ()
-) -> RunResult:
-    config = SyncConfig(server.url, fake.token, fake.org, url, agents=agents, page_size=page_size)
-    return SyncRunner(config).run()
 
 
 def all_source_tasks(fake: FakeUnpod, handles: list[str]) -> dict[str, dict]:
@@ -26,7 +20,7 @@ def stored(engine: Engine, *cols):  # type: ignore[no-untyped-def]
 
 
 def test_first_sync_loads_every_published_agent(fake, fake_server, pg_url, pg_engine):
-    result = sync(fake_server, fake, pg_url)
+    result = sync_in_process(fake_server, fake, pg_url, page_size=7)
     handles = fake.published_handles()
     source = all_source_tasks(fake, handles)
     assert result.outcome == "ok" and result.exit_code == 0
@@ -58,9 +52,9 @@ def test_first_sync_loads_every_published_agent(fake, fake_server, pg_url, pg_en
 
 
 def test_second_sync_writes_nothing(fake, fake_server, pg_url, pg_engine):
-    first = sync(fake_server, fake, pg_url)
+    first = sync_in_process(fake_server, fake, pg_url, page_size=7)
     before = stored(pg_engine, tasks.c.task_id, tasks.c.last_synced_at, tasks.c.last_sync_run_id)
-    second = sync(fake_server, fake, pg_url)
+    second = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert second.total("inserted") == second.total("updated") == 0
     assert second.total("unchanged") == first.total("seen")
     after = stored(pg_engine, tasks.c.task_id, tasks.c.last_synced_at, tasks.c.last_sync_run_id)
@@ -68,11 +62,11 @@ def test_second_sync_writes_nothing(fake, fake_server, pg_url, pg_engine):
 
 
 def test_moved_marker_rewrites_exactly_that_task(fake, fake_server, pg_url, pg_engine):
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     handle = fake.published_handles()[0]
     target = next(t for t in fake.tasks(handle) if t["status"] == "pending")
     fake.move_status(target["task_id"], "in_progress")
-    second = sync(fake_server, fake, pg_url)
+    second = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert second.total("moved") == 1 and second.total("changed_unmoved") == 0
     assert second.total("inserted") == 0
     rows = stored(pg_engine, tasks.c.task_id, tasks.c.status, tasks.c.last_sync_run_id)
@@ -82,13 +76,13 @@ def test_moved_marker_rewrites_exactly_that_task(fake, fake_server, pg_url, pg_e
 
 
 def test_output_changed_without_marker_is_picked_up(fake, fake_server, pg_url, pg_engine):
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     handle = fake.published_handles()[0]
     target = next(t for t in fake.tasks(handle) if t["status"] == "pending")
     marker_before = target["last_status_change"]
     fake.complete_without_marker(target["task_id"])
     assert fake.task(target["task_id"])["last_status_change"] == marker_before
-    second = sync(fake_server, fake, pg_url)
+    second = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert second.total("changed_unmoved") == 1 and second.total("moved") == 0
     with pg_engine.connect() as conn:
         status = conn.execute(
@@ -106,7 +100,7 @@ def test_output_changed_without_marker_is_picked_up(fake, fake_server, pg_url, p
 
 
 def test_shrinking_transcript_leaves_no_orphans(fake, fake_server, pg_url, pg_engine):
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     handle = fake.published_handles()[0]
     target = next(
         t
@@ -117,7 +111,7 @@ def test_shrinking_transcript_leaves_no_orphans(fake, fake_server, pg_url, pg_en
     )
     call_id = target["output"]["call_id"]
     fake.set_transcript(target["task_id"], target["output"]["transcript"][:2])
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     with pg_engine.connect() as conn:
         seqs = (
             conn.execute(
@@ -138,7 +132,7 @@ def test_refused_agents_are_isolated(fake, fake_server, pg_url, pg_engine):
     handles = fake.published_handles()
     fake.access.refuse(handles[0], 206)
     fake.access.refuse(handles[1], 404)
-    result = sync(fake_server, fake, pg_url)
+    result = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert result.outcome == "partial" and result.exit_code == 1
     by_handle = {a.handle: a for a in result.agents}
     assert by_handle[handles[0]].outcome == "failed" and "206" in (
@@ -166,7 +160,7 @@ def test_refused_agents_are_isolated(fake, fake_server, pg_url, pg_engine):
 def test_named_unpublished_agent_is_synced(fake, fake_server, pg_url, pg_engine):
     hidden = sorted(set(fake.all_handles()) - set(fake.published_handles()))
     assert hidden, "the fake should have an unpublished agent"
-    result = sync(fake_server, fake, pg_url, agents=(hidden[0],))
+    result = sync_in_process(fake_server, fake, pg_url, page_size=7, agents=(hidden[0],))
     assert result.outcome == "ok"
     assert result.total("inserted") == len(fake.tasks(hidden[0])) > 0
 
@@ -192,7 +186,7 @@ def test_tasks_created_during_the_walk_are_deduplicated(fake, fake_server, pg_ur
 
 
 def test_requests_carry_token_and_org_handle(fake, fake_server, pg_url):
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert fake.access.requests, "no requests recorded"
     for req in fake.access.requests:
         headers = (
@@ -207,11 +201,11 @@ def test_requests_carry_token_and_org_handle(fake, fake_server, pg_url):
 def test_same_path_on_sqlite(fake, fake_server, sqlite_url):
     from unpod_etl.warehouse.db import make_engine
 
-    first = sync(fake_server, fake, sqlite_url)
+    first = sync_in_process(fake_server, fake, sqlite_url, page_size=7)
     handle = fake.published_handles()[1]
     target = next(t for t in fake.tasks(handle) if t["status"] == "pending")
     fake.complete_without_marker(target["task_id"])
-    second = sync(fake_server, fake, sqlite_url)
+    second = sync_in_process(fake_server, fake, sqlite_url, page_size=7)
     assert first.outcome == "ok" and first.total("inserted") == first.total("seen") > 0
     assert second.total("changed_unmoved") == 1 and second.total("inserted") == 0
     engine = make_engine(sqlite_url)
@@ -227,12 +221,12 @@ def test_same_path_on_sqlite(fake, fake_server, sqlite_url):
 def test_untouched_documents_are_not_normalized_again(fake, fake_server, pg_url, pg_engine):
     from sqlalchemy import update
 
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=7)
     handle = fake.published_handles()[0]
     victim = fake.tasks(handle)[3]["task_id"]
     with pg_engine.begin() as conn:  # a stored fingerprint no normalization would produce
         conn.execute(update(tasks).where(tasks.c.task_id == victim).values(fingerprint="stale"))
-    second = sync(fake_server, fake, pg_url)
+    second = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert second.total("unchanged") == second.total("seen")
     with pg_engine.connect() as conn:
         kept = conn.execute(select(tasks.c.fingerprint).where(tasks.c.task_id == victim))
@@ -240,7 +234,7 @@ def test_untouched_documents_are_not_normalized_again(fake, fake_server, pg_url,
         raws = conn.execute(select(tasks.c.raw_fingerprint)).scalars().all()
     assert len(raws) == second.total("seen") and None not in raws
     fake.move_status(victim, "failed")  # once the source changes, it is normalized and fixed
-    third = sync(fake_server, fake, pg_url)
+    third = sync_in_process(fake_server, fake, pg_url, page_size=7)
     assert third.total("moved") == 1
     with pg_engine.connect() as conn:
         fixed = conn.execute(select(tasks.c.fingerprint).where(tasks.c.task_id == victim))

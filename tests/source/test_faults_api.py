@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from tests.helpers import sync_in_process
 from unpod_etl.core.errors import AuthError, EtlError
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
-from unpod_etl.pipeline.sync import AgentResult, RunResult, SyncConfig, SyncRunner
+from unpod_etl.pipeline.sync import AgentResult, RunResult
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.source.retrying import RetryPolicy
 from unpod_etl.warehouse.schema import rejected_records, sync_agent_results, sync_runs, tasks
@@ -45,8 +46,8 @@ def run_sync(
     page_size: int = PAGE_SIZE,
     retry: RetryPolicy = FAST_RETRY,
 ) -> RunResult:
-    config = SyncConfig(server.url, fake.token, fake.org, pg_url, page_size=page_size)
-    return SyncRunner(config, engine=engine, client=make_client(server, fake, retry)).run()
+    client = make_client(server, fake, retry)  # fast retries: the faults tests wait for nothing
+    return sync_in_process(server, fake, pg_url, page_size=page_size, engine=engine, client=client)
 
 
 def stored_task_ids(engine: Engine, handle: str | None = None) -> list[str]:

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from sqlalchemy import select, update
 
-from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+from tests.helpers import sync_in_process
 from unpod_etl.source import rawjson
 from unpod_etl.source.rawjson import TaskDoc, decode_task_page
 from unpod_etl.warehouse.schema import tasks
@@ -34,7 +34,7 @@ def test_a_skimmed_page_keeps_each_document_s_bytes_and_decodes_on_demand() -> N
     assert [d.task_id for d in docs] == ["T1", "T2"]
     for doc, raw in zip(docs, DOCS, strict=True):
         assert bytes(doc.received) == raw  # the span of the body, byte for byte
-        assert doc.received_digest() == hashlib.sha256(raw).hexdigest()
+        assert doc.raw_fingerprint() == hashlib.sha256(raw).hexdigest()
         assert doc.value == json.loads(raw)
 
 
@@ -44,7 +44,7 @@ def test_what_msgspec_refuses_is_decoded_whole_by_the_fallbacks() -> None:
         assert body is not None and body["status_code"] == 200
         docs = body["data"]
         assert [d.received for d in docs] == [None, None]  # no bytes kept: hashed decoded
-        assert [d.received_digest() for d in docs] == [None, None]
+        assert [d.raw_fingerprint() for d in docs] == [None, None]
         assert docs[1].value == json.loads(odd)
         assert docs[1].task_id == json.loads(odd)["task_id"]
 
@@ -68,11 +68,6 @@ def test_a_document_s_repr_shows_no_content() -> None:
     assert "s3cret" not in shown and "T1" in shown
 
 
-def sync(server, fake, url):  # type: ignore[no-untyped-def]
-    config = SyncConfig(server.url, fake.token, fake.org, url, page_size=9)
-    return SyncRunner(config).run()
-
-
 @pytest.fixture
 def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts documents decoded one by one (TaskDoc.value on a skimmed document)."""
@@ -91,23 +86,23 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_a_no_change_re_sync_decodes_only_the_documents_that_changed(
     fake, fake_server, pg_url, decoded
 ):  # type: ignore[no-untyped-def]
-    first = sync(fake_server, fake, pg_url)
+    first = sync_in_process(fake_server, fake, pg_url, page_size=9)
     assert first.total("inserted") > 0
     assert len(decoded) >= first.total("inserted")  # a first sync decodes every document
     decoded.clear()
-    second = sync(fake_server, fake, pg_url)
+    second = sync_in_process(fake_server, fake, pg_url, page_size=9)
     assert second.total("unchanged") == second.total("seen") == first.total("inserted")
     assert decoded == []
     handle = fake.published_handles()[0]
     fake.complete_without_marker(fake.tasks(handle)[2]["task_id"])
-    third = sync(fake_server, fake, pg_url)
+    third = sync_in_process(fake_server, fake, pg_url, page_size=9)
     assert third.total("changed_unmoved") == 1 and len(decoded) == 1
 
 
 def test_raw_fingerprints_hash_the_bytes_served_and_old_ones_are_replaced_once(
     fake, fake_server, pg_url, pg_engine
 ):  # type: ignore[no-untyped-def]
-    sync(fake_server, fake, pg_url)
+    sync_in_process(fake_server, fake, pg_url, page_size=9)
     handle = fake.published_handles()[1]
     doc = fake.tasks(handle)[0]
     served = json.dumps(doc, ensure_ascii=False).encode()  # how the fake encodes a document
@@ -121,7 +116,7 @@ def test_raw_fingerprints_hash_the_bytes_served_and_old_ones_are_replaced_once(
         before = conn.execute(
             select(tasks.c.task_id, tasks.c.last_synced_at).order_by(tasks.c.task_id)
         ).all()
-    again = sync(fake_server, fake, pg_url)
+    again = sync_in_process(fake_server, fake, pg_url, page_size=9)
     assert again.total("unchanged") == again.total("seen") > 0  # no task is rewritten
     with pg_engine.connect() as conn:
         assert (

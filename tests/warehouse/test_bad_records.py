@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+from tests.helpers import sync_in_process
 from unpod_etl.warehouse.schema import calls, rejected_records, tasks, transcript_lines
-
-
-def sync(fake, server, url, agents=()):  # type: ignore[no-untyped-def]
-    return SyncRunner(
-        SyncConfig(server.url, fake.token, fake.org, url, agents=agents, page_size=10)
-    ).run()
 
 
 def test_unnormalizable_task_is_rejected_then_healed(fake, fake_server, pg_url, pg_engine):
@@ -22,7 +16,7 @@ def test_unnormalizable_task_is_rejected_then_healed(fake, fake_server, pg_url, 
         handle, kind="call_outbound", output={"call_id": "c" * 400, "transcript": []}
     )
     nameless = fake.add_task(handle, task_id=None)
-    first = sync(fake, fake_server, pg_url, agents=(handle,))
+    first = sync_in_process(fake_server, fake, pg_url, page_size=10, agents=(handle,))
     agent = first.agents[0]
     assert first.outcome == "ok" and agent.failed == 2
     assert agent.inserted == good_before
@@ -38,7 +32,7 @@ def test_unnormalizable_task_is_rejected_then_healed(fake, fake_server, pg_url, 
     assert all(r.resolved_at is None and r.first_run_id == first.run_id for r in rows.values())
 
     fake.complete_without_marker(bad["task_id"])  # the source now sends a sane call
-    second = sync(fake, fake_server, pg_url, agents=(handle,))
+    second = sync_in_process(fake_server, fake, pg_url, page_size=10, agents=(handle,))
     assert second.agents[0].failed == 1 and second.agents[0].inserted == 1
     with pg_engine.connect() as conn:
         healed = conn.execute(
@@ -69,7 +63,7 @@ def test_nul_characters_are_cleaned_not_fatal(fake, fake_server, pg_url, pg_engi
             ],
         },
     )
-    result = sync(fake, fake_server, pg_url, agents=(handle,))
+    result = sync_in_process(fake_server, fake, pg_url, page_size=10, agents=(handle,))
     assert result.outcome == "ok" and result.agents[0].failed == 0
     with pg_engine.connect() as conn:
         task = conn.execute(select(tasks).where(tasks.c.task_id == doc["task_id"])).one()
@@ -95,7 +89,7 @@ def test_very_long_transcript_loads(fake, fake_server, pg_url, pg_engine):
     doc = fake.add_task(
         handle, kind="call_outbound", output={"call_id": "call-long", "transcript": messages}
     )
-    result = sync(fake, fake_server, pg_url, agents=(handle,))
+    result = sync_in_process(fake_server, fake, pg_url, page_size=10, agents=(handle,))
     assert result.outcome == "ok"
     with pg_engine.connect() as conn:
         n, total = conn.execute(

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
-from unpod_etl.pipeline.sync import RunResult, SyncConfig, SyncRunner
+from unpod_etl.pipeline.results import RunResult
+from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.warehouse import queries
-from unpod_etl.warehouse.db import make_engine
 
 
 @dataclass
@@ -23,13 +23,17 @@ def run_demo(database_url: str, agents: int = 4, tasks_per_agent: int = 40) -> D
     # Data that ends today, so date filters in the example queries find something.
     newest = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     fake = FakeUnpod(agents=agents, tasks_per_agent=tasks_per_agent, seed=1, newest=newest)
-    engine = make_engine(database_url)
     with FakeServer(fake) as server:
         config = SyncConfig(server.url, fake.token, fake.org, database_url, page_size=25)
-        result = SyncRunner(config, engine=engine).run()
-    with engine.connect() as conn:
-        examples = [
-            ("tasks by agent and status", queries.tasks_by_status(conn)),
-            ("calls by agent and post-call outcome", queries.call_outcomes(conn)),
-        ]
-    return DemoOutcome(result, examples, engine.url.render_as_string(hide_password=True))
+        runner = SyncRunner(config)  # the URL is the one source of the engine
+        result = runner.run()
+    engine = runner.engine
+    try:
+        with engine.connect() as conn:
+            examples = [
+                ("tasks by agent and status", queries.tasks_by_status(conn)),
+                ("calls by agent and post-call outcome", queries.call_outcomes(conn)),
+            ]
+        return DemoOutcome(result, examples, engine.url.render_as_string(hide_password=True))
+    finally:
+        engine.dispose()

@@ -13,6 +13,7 @@ from unpod_etl.cli import demo, render
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import db
@@ -47,7 +48,7 @@ def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) 
         runner.on_page = on_page
         result = runner.run()
     click.echo(render.run_summary(result))
-    if result.outcome == "aborted":
+    if result.outcome is RunOutcome.ABORTED:
         click.echo(f"aborted: {result.error}", err=True)
     sys.exit(result.exit_code)
 

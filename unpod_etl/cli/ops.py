@@ -21,6 +21,7 @@ from unpod_etl.cli import render
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
+from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.schedule import parse_cron, run_schedule
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
@@ -99,7 +100,7 @@ def schedule_command(
             log.error("sync failed: %s", exc)
             return 2 if isinstance(exc, ConfigError) else 3
         click.echo(render.run_summary(result))
-        if result.outcome == "aborted":
+        if result.outcome is RunOutcome.ABORTED:
             log.error("sync aborted: %s", result.error)
         return result.exit_code
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from unpod_etl.pipeline.sync import AgentResult
+from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage
 
 log = logging.getLogger(__name__)

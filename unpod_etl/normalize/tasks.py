@@ -10,29 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from unpod_etl.normalize import fingerprints
 from unpod_etl.normalize.calls import normalize_call
 from unpod_etl.normalize.coerce import as_mapping, to_int, to_text
 from unpod_etl.normalize.records import NormalizedTask, RejectedRecord
-from unpod_etl.normalize.secrets import fingerprint_stored, raw_fingerprint, stored_document
+from unpod_etl.normalize.secrets import stored_document
 from unpod_etl.normalize.times import parse_row_time
 
 TASK_ID_MAX, HANDLE_MAX, ID_MAX, SHORT_MAX = 64, 255, 255, 64
 
 
 def normalize_task(
-    doc: Mapping[str, Any], agent_handle: str, received_digest: str | None = None
+    doc: Mapping[str, Any], agent_handle: str, raw_fingerprint: str | None = None
 ) -> NormalizedTask:
     """The tasks/calls/transcript_lines rows of one task document; RejectedRecord if unusable.
 
-    `received_digest`: the sha256 of the bytes the document came in, when the caller kept them
-    (rawjson.TaskDoc); it becomes `raw_fingerprint`, else the decoded document is hashed.
+    `raw_fingerprint`: the sha256 of the bytes the document came in, when the caller kept them
+    (rawjson.TaskDoc); else the decoded document is hashed (fingerprints.raw_fingerprint).
     """
     task_id = _task_id(doc)
     if not isinstance(agent_handle, str) or not agent_handle.strip():
         raise RejectedRecord("agent handle missing", task_id=task_id)
     try:
         handle = to_text(agent_handle, HANDLE_MAX) or agent_handle
-        return _normalize(doc, task_id, handle, received_digest)
+        return _normalize(doc, task_id, handle, raw_fingerprint)
     except RejectedRecord:
         raise
     except Exception as exc:  # a document shape nobody foresaw; never the whole sync
@@ -75,7 +76,7 @@ def _task_id(doc: Any) -> str:
 
 
 def _normalize(
-    doc: Mapping[str, Any], task_id: str, agent_handle: str, received_digest: str | None
+    doc: Mapping[str, Any], task_id: str, agent_handle: str, raw_fingerprint: str | None
 ) -> NormalizedTask:
     document = stored_document(doc)
     raw_input, raw_output = doc.get("input"), doc.get("output")
@@ -116,8 +117,8 @@ def _normalize(
         "input": document.get("input"),
         "output": document.get("output"),
         "document": document,
-        "fingerprint": fingerprint_stored(document),
-        "raw_fingerprint": received_digest or raw_fingerprint(doc),
+        "fingerprint": fingerprints.fingerprint_stored(document),
+        "raw_fingerprint": raw_fingerprint or fingerprints.raw_fingerprint(doc),
     }
     return NormalizedTask(task=task, call=call, lines=lines)
 

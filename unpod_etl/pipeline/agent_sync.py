@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from unpod_etl.core.errors import AbortError, EtlError
-from unpod_etl.normalize import NormalizedTask, RejectedRecord, normalize_task, raw_fingerprint
+from unpod_etl.core.outcomes import AgentOutcome
+from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
+from unpod_etl.normalize.changes import Action, PageChanges, decide
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
@@ -28,29 +30,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    # SQLite hands timestamps back naive; they were stored as UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def classify(item: NormalizedTask, stored: load.StoredMarker | None) -> str:
-    """new | moved | changed_unmoved | unchanged (see README, "Change detection")."""
-    if stored is None:
-        return "new"
-    if _as_utc(stored.last_status_change) != item.task["last_status_change"]:
-        return "moved"
-    if stored.fingerprint != item.task["fingerprint"]:
-        return "changed_unmoved"
-    return "unchanged"
-
-
-def received_fingerprint(doc: TaskDoc) -> str | None:
+def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
     """The document's raw fingerprint: of the bytes received, else of its decoded value."""
-    digest = doc.received_digest()
-    if digest is not None:
-        return digest
+    received = doc.raw_fingerprint()
+    if received is not None:
+        return received
     if not isinstance(doc.value, dict):
         return None  # not a task: the normalizer rejects it
     try:
@@ -87,15 +71,15 @@ class AgentSync:
                 self._write_page(page, stored, rejected)
                 if self.on_page:
                     self.on_page(res, page)
-            res.outcome = "ok"
+            res.outcome = AgentOutcome.OK
             if self.walk.complete:  # only a complete walk stands for the whole list
                 self.db(self._settle_deletions)
         except AbortError:
-            res.outcome, res.error = "failed", "run aborted"
+            res.outcome, res.error = AgentOutcome.FAILED, "run aborted"
             self._record_end()
             raise
         except EtlError as exc:
-            res.outcome, res.error = "failed", str(exc)
+            res.outcome, res.error = AgentOutcome.FAILED, str(exc)
             log.error("agent %s failed: %s", handle, exc)
         self._record_end()
         return res
@@ -132,67 +116,50 @@ class AgentSync:
 
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
         res = self.result
-        changed: list[NormalizedTask] = []
-        healed: list[str] = []  # rejected before, normalized fine now
-        bad: list[tuple[Any, str]] = []
-        raw_moved: list[tuple[str, str]] = []  # same stored form, new raw form
+        writes = PageChanges()
         for doc in page.tasks:
             res.seen += 1
-            if doc.task_id is not None:
-                self.seen_ids.add(doc.task_id)
-            known = stored.get(doc.task_id) if doc.task_id is not None else None
-            digest = received_fingerprint(doc)
-            # Byte for byte what was stored last time: no need to decode or normalize it.
-            untouched = digest is not None and known is not None and digest == known.raw_fingerprint
-            if untouched and doc.task_id not in rejected:
-                res.unchanged += 1
-                continue
-            try:
-                item = normalize_task(doc.value, res.handle, digest)
-            except RejectedRecord as exc:
-                res.failed += 1
-                bad.append((doc.value, exc.reason))
-                log.warning(
-                    "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
-                )
-                continue
-            task_id = item.task["task_id"]
-            if task_id in rejected:
-                healed.append(task_id)
-            kind = classify(item, stored.get(task_id))
-            if kind == "unchanged":
-                res.unchanged += 1
-                if stored[task_id].raw_fingerprint != item.task["raw_fingerprint"]:
-                    raw_moved.append((task_id, item.task["raw_fingerprint"]))
-                continue
-            if kind == "new":
-                res.inserted += 1
-            elif kind == "moved":
-                res.moved += 1
-            else:
-                res.changed_unmoved += 1
-            changed.append(item)
+            tid = doc.task_id
+            if tid is not None:
+                self.seen_ids.add(tid)
+            raw = doc_raw_fingerprint(doc)
+            known = stored.get(tid) if tid is not None else None
+            decision = decide(raw, known, tid in rejected)
+            if decision.action is Action.NORMALIZE:
+                try:
+                    item = normalize_task(doc.value, res.handle, raw)
+                except RejectedRecord as exc:
+                    res.failed += 1
+                    writes.reject(doc.value, exc.reason)
+                    log.warning(
+                        "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
+                    )
+                    continue
+                tid = item.task["task_id"]
+                decision = decide(raw, stored.get(tid), tid in rejected, item.task)
+                writes.add(decision, item)
+            res.count(decision.action)
         res.pages += 1
-        if not (changed or bad or healed or raw_moved):
+        if not writes:
             return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
 
         def write(conn: Connection) -> None:
-            load.set_raw_fingerprints(conn, raw_moved)
-            load.write_tasks(conn, changed, self.run_id, now)
-            for doc, reason in bad:
+            load.set_raw_fingerprints(conn, writes.raw_moved)
+            load.write_tasks(conn, writes.tasks, self.run_id, now)
+            for doc, reason in writes.rejected:
                 key = rejects.save_rejection(
                     conn, res.handle, doc, reason, page.number, self.run_id, now
                 )
                 rejected.add(key)
-            rejects.resolve_rejections(conn, res.handle, healed, now)
+            rejects.resolve_rejections(conn, res.handle, writes.healed, now)
             load.update_agent(conn, self.run_id, res.handle, res.counters())
 
         self.db(write)
         # Only once committed does the stored state move on.
-        for item in changed:
+        for item in writes.tasks:
             row = item.task
             stored[row["task_id"]] = load.StoredMarker(
                 row["last_status_change"], row["fingerprint"], row["raw_fingerprint"]
             )
-        rejected.difference_update(healed)
+        rejected.difference_update(writes.healed)

@@ -5,13 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-EXIT_CODES = {"ok": 0, "partial": 1}  # anything else (aborted, locked) is 3
+from unpod_etl.core.outcomes import EXIT_CODES, AgentOutcome, RunOutcome
+from unpod_etl.normalize.changes import Action
+
+# The AgentResult counter each change-detection action adds one to.
+COUNTERS: dict[Action, str] = {
+    Action.NORMALIZE: "seen",  # never counted: decided again once normalized
+    Action.UNTOUCHED: "unchanged",
+    Action.UNCHANGED: "unchanged",
+    Action.RAW_MOVED: "unchanged",
+    Action.INSERT: "inserted",
+    Action.MOVE: "moved",
+    Action.CHANGE: "changed_unmoved",
+}
 
 
 @dataclass
 class AgentResult:
     handle: str
-    outcome: str = "running"  # ok | failed | skipped (another worker holds the agent)
+    outcome: AgentOutcome = AgentOutcome.RUNNING
     pages: int = 0
     seen: int = 0
     inserted: int = 0
@@ -23,6 +35,11 @@ class AgentResult:
     restored: int = 0  # deleted tasks the walk saw again
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
     error: str | None = None
+
+    def count(self, action: Action) -> None:
+        """Count one document by what change detection decided for it."""
+        name = COUNTERS[action]
+        setattr(self, name, getattr(self, name) + 1)
 
     @property
     def updated(self) -> int:
@@ -44,13 +61,13 @@ class AgentResult:
 @dataclass
 class RunResult:
     run_id: int | None
-    outcome: str  # running | ok | partial | aborted
+    outcome: RunOutcome
     agents: list[AgentResult] = field(default_factory=list)
     error: str | None = None
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.outcome, 3)
+        return EXIT_CODES[self.outcome]
 
     def total(self, name: str) -> int:
         return sum(getattr(a, name) for a in self.agents)
@@ -59,7 +76,7 @@ class RunResult:
         """The sync_runs columns that sum the agents."""
         return {
             "agents_total": len(self.agents),
-            "agents_failed": sum(a.outcome == "failed" for a in self.agents),
+            "agents_failed": sum(a.outcome is AgentOutcome.FAILED for a in self.agents),
             "tasks_seen": self.total("seen"),
             "tasks_inserted": self.total("inserted"),
             "tasks_updated": self.total("updated"),

@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
+from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
 from unpod_etl.pipeline.results import AgentResult, RunResult
@@ -92,7 +94,7 @@ class SyncRunner:
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
         with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
             run_id, run_lock = self._start_run()
-            result = RunResult(run_id=run_id, outcome="running")
+            result = RunResult(run_id=run_id, outcome=RunOutcome.RUNNING)
             try:
                 self._run_agents(result)
             finally:
@@ -112,7 +114,7 @@ class SyncRunner:
                 stale = [r for r in stale if not liveness.is_alive(self.engine, r)]
             liveness.mark_died(conn, stale)
             owner = {"hostname": socket.gethostname(), "pid": os.getpid()}
-            run_id = load.start_run(conn, self.config.api_url, utcnow(), owner)
+            run_id = load.start_run(conn, mask_url(self.config.api_url), utcnow(), owner)
             if sqlite:  # the single sync lock we hold is this run's liveness lock
                 return run_id, None
             run_lock = NamedLock(self.engine, liveness.run_lock_name(self.engine, run_id))
@@ -131,10 +133,10 @@ class SyncRunner:
             else:
                 with ThreadPoolExecutor(self.config.workers, "agent") as pool:
                     result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
-            failed = any(a.outcome == "failed" for a in result.agents)
-            result.outcome = "partial" if failed else "ok"
+            failed = any(a.outcome is AgentOutcome.FAILED for a in result.agents)
+            result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
         except AbortError as exc:
-            result.outcome, result.error = "aborted", str(exc)
+            result.outcome, result.error = RunOutcome.ABORTED, str(exc)
         values = {
             **result.totals(),
             "finished_at": utcnow(),
@@ -170,11 +172,11 @@ class SyncRunner:
 
     def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
         if self._aborting.is_set():  # queued behind an agent that aborted the run
-            return AgentResult(handle, outcome="failed", error="run aborted")
+            return AgentResult(handle, outcome=AgentOutcome.FAILED, error="run aborted")
         lock = NamedLock(self.engine, f"agent:{handle}")
         if self.engine.dialect.name != "sqlite" and not self._try(lock):
             log.warning("agent %s is being synced by another worker; skipped", handle)
-            return AgentResult(handle, outcome="skipped", error="another worker holds it")
+            return AgentResult(handle, AgentOutcome.SKIPPED, error="another worker holds it")
         try:
             job = AgentSync(
                 self.client,

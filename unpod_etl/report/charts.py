@@ -10,6 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from unpod_etl.core.outcomes import RunOutcome
+
 # Colour-blind-safe palette (Tableau 10); agents beyond ten reuse it.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
@@ -17,7 +19,21 @@ PALETTE = (
 )  # fmt: skip
 OUTCOME_COLOR = "#4e79a7"
 DURATION_COLOR = "#59a14f"
-RUN_COLORS = {"ok": "#59a14f", "partial": "#edc948", "aborted": "#e15759", "running": "#9aa5b1"}
+# A run's column colour, and the colour of its outcome's text in the runs table (every outcome).
+RUN_COLORS: dict[RunOutcome, str] = {
+    RunOutcome.OK: "#59a14f",
+    RunOutcome.PARTIAL: "#edc948",
+    RunOutcome.ABORTED: "#e15759",
+    RunOutcome.DIED: "#9c755f",
+    RunOutcome.RUNNING: "#9aa5b1",
+}
+RUN_TEXT_COLORS: dict[RunOutcome, str] = {
+    RunOutcome.OK: "#2f7d32",
+    RunOutcome.PARTIAL: "#9a7b00",
+    RunOutcome.ABORTED: "#c62828",
+    RunOutcome.DIED: "#7b4f2c",
+    RunOutcome.RUNNING: "var(--muted)",
+}
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 44
@@ -145,6 +161,11 @@ def horizontal_bars(items: Sequence[tuple[str, int]], label: str, color: str) ->
     return _svg(parts, label, height=height)
 
 
+def run_colors() -> dict[str, str]:
+    """RUN_COLORS keyed by the outcomes' text, as the charts and the legend take them."""
+    return {outcome.value: color for outcome, color in RUN_COLORS.items()}
+
+
 def run_strip(runs: Sequence[dict[str, object]], label: str) -> str:
     """One column per run (oldest left), height = tasks seen, colour = outcome."""
     if not runs:
@@ -154,8 +175,8 @@ def run_strip(runs: Sequence[dict[str, object]], label: str) -> str:
     # a run that saw nothing (aborted at once) still gets a visible stub
     stub = max(1, math.ceil(max(seen) * 0.05))
     heights = [max(n, stub) for n in seen]
-    values = {
-        outcome: [
+    values: dict[str, Sequence[int]] = {
+        outcome.value: [
             h if run["outcome"] == outcome else 0 for run, h in zip(runs, heights, strict=True)
         ]
         for outcome in RUN_COLORS
@@ -164,4 +185,4 @@ def run_strip(runs: Sequence[dict[str, object]], label: str) -> str:
         f"run #{run['run_id']} · {run['outcome']} · {n} tasks seen"
         for run, n in zip(runs, seen, strict=True)
     ]
-    return stacked_columns(labels, values, label, RUN_COLORS, tips)
+    return stacked_columns(labels, values, label, run_colors(), tips)

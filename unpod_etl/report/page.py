@@ -35,9 +35,8 @@ svg .grid { stroke: var(--line); stroke-width: 1; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; margin-top: 12px; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.outcome-ok { color: #2f7d32; } .outcome-partial { color: #9a7b00; }
-.outcome-aborted { color: #c62828; } .outcome-running { color: var(--muted); }
 """
+CSS += "".join(f".outcome-{o} {{ color: {c}; }}\n" for o, c in charts.RUN_TEXT_COLORS.items())
 
 
 def _legend(colors: dict[str, str]) -> str:
@@ -119,7 +118,7 @@ def render_page(data: ReportData, generated_at: datetime) -> str:
         (
             f"Recent sync runs (last {len(data.runs)})",
             charts.run_strip(oldest_first, "tasks seen per run")
-            + _legend(charts.RUN_COLORS)
+            + _legend(charts.run_colors())
             + _runs_table(data.runs),
         ),
     ]

@@ -19,6 +19,7 @@ import requests
 import urllib3
 
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
+from unpod_etl.core.urls import mask_url
 from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
 from unpod_etl.source.walk import WalkReport
@@ -59,7 +60,9 @@ class UnpodClient:
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"API URL must be http(s)://host[:port], got {self.base_url!r}")
+            raise ConfigError(
+                f"API URL must be http(s)://host[:port], got {mask_url(self.base_url)!r}"
+            )
         if not self.token:
             raise ConfigError("no API token: set UNPOD_API_TOKEN or pass --token")
         self.base_url = self.base_url.rstrip("/")

@@ -103,7 +103,7 @@ class TaskDoc:
                 self._value = None
         return self._value
 
-    def received_digest(self) -> str | None:
+    def raw_fingerprint(self) -> str | None:
         """sha256 hex of the bytes received, or None when they were not kept."""
         if self.received is None:
             return None

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.warehouse.locks import NamedLock
 from unpod_etl.warehouse.schema import sync_agent_results, sync_runs
 
@@ -29,12 +30,14 @@ def is_alive(engine: Engine, run_id: int) -> bool:
 
 def dead_run_ids(engine: Engine, runs: Sequence[dict[str, Any]]) -> set[int]:
     return {
-        r["run_id"] for r in runs if r["outcome"] == "running" and not is_alive(engine, r["run_id"])
+        r["run_id"]
+        for r in runs
+        if r["outcome"] == RunOutcome.RUNNING and not is_alive(engine, r["run_id"])
     }
 
 
 def running_run_ids(conn: Connection) -> list[int]:
-    query = select(sync_runs.c.run_id).where(sync_runs.c.outcome == "running")
+    query = select(sync_runs.c.run_id).where(sync_runs.c.outcome == RunOutcome.RUNNING)
     return list(conn.execute(query).scalars())
 
 
@@ -43,12 +46,12 @@ def mark_died(conn: Connection, run_ids: Sequence[int]) -> None:
         return
     conn.execute(
         update(sync_runs)
-        .where(sync_runs.c.run_id.in_(run_ids), sync_runs.c.outcome == "running")
-        .values(outcome="died", error="the process ended before the run finished")
+        .where(sync_runs.c.run_id.in_(run_ids), sync_runs.c.outcome == RunOutcome.RUNNING)
+        .values(outcome=RunOutcome.DIED, error="the process ended before the run finished")
     )
     conn.execute(
         update(sync_agent_results)
         .where(sync_agent_results.c.run_id.in_(run_ids))
-        .where(sync_agent_results.c.outcome == "running")
-        .values(outcome="died")
+        .where(sync_agent_results.c.outcome == AgentOutcome.RUNNING)
+        .values(outcome=AgentOutcome.DIED)
     )

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.normalize import NormalizedTask
 from unpod_etl.warehouse.load_copy import KEEP_ON_UPDATE, stamped, write_tasks_copy
 from unpod_etl.warehouse.schema import (
@@ -21,29 +20,10 @@ from unpod_etl.warehouse.schema import (
     tasks,
     transcript_lines,
 )
+from unpod_etl.warehouse.upsert import upsert
 
 # Big transcripts make big statements; executemany batches keep memory bounded.
 LINE_BATCH = 5000
-
-
-def _insert_for(conn: Connection, table: Table) -> Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(conn.dialect.name)
-
-
-def _upsert(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keep: set[str]
-) -> None:
-    if not rows:
-        return
-    stmt: Any = _insert_for(conn, table)
-    key = [c.name for c in table.primary_key.columns]
-    changing = {c: getattr(stmt.excluded, c) for c in rows[0] if c not in keep and c not in key}
-    stmt = stmt.on_conflict_do_update(index_elements=key, set_=changing)
-    conn.execute(stmt, list(rows))
 
 
 # -- agents ----------------------------------------------------------------------------------
@@ -54,21 +34,17 @@ def upsert_agents(
 ) -> None:
     """Listed agents get their attributes refreshed; first_seen_at stays the first."""
     full = [{**r, "published": published, "first_seen_at": now, "last_seen_at": now} for r in rows]
-    _upsert(conn, agents, full, keep={"first_seen_at"})
+    upsert(conn, agents, full, keep={"first_seen_at"})
 
 
 def touch_agents(conn: Connection, handles: Iterable[str], now: datetime) -> None:
     """Handles named by the user (maybe unpublished): create a bare row if unknown."""
-    stmt: Any = _insert_for(conn, agents)
     rows = [
         {"handle": h, "published": False, "first_seen_at": now, "last_seen_at": now}
         for h in handles
     ]
-    if rows:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["handle"], set_={"last_seen_at": stmt.excluded.last_seen_at}
-        )
-        conn.execute(stmt, rows)
+    # A known agent keeps its attributes (a bare row must not unpublish a listed agent).
+    upsert(conn, agents, rows, keep={"published", "first_seen_at"})
 
 
 # -- tasks -----------------------------------------------------------------------------------
@@ -121,7 +97,7 @@ def _write_tasks_executemany(
     conn: Connection, items: Sequence[NormalizedTask], sync_run_id: int, now: datetime
 ) -> None:
     task_rows = [stamped(item, sync_run_id, now) for item in items]
-    _upsert(conn, tasks, task_rows, keep=KEEP_ON_UPDATE)
+    upsert(conn, tasks, task_rows, keep=KEEP_ON_UPDATE)
 
     task_ids = [item.task["task_id"] for item in items]
     call_rows = [item.call for item in items if item.call is not None]
@@ -132,7 +108,7 @@ def _write_tasks_executemany(
     if call_ids:
         conn.execute(delete(transcript_lines).where(transcript_lines.c.call_id.in_(call_ids)))
     conn.execute(delete(calls).where(calls.c.task_id.in_(task_ids)))
-    _upsert(conn, calls, call_rows, keep=set())
+    upsert(conn, calls, call_rows)
 
     batch: list[dict[str, Any]] = []
     for item in items:
@@ -151,7 +127,7 @@ def start_run(conn: Connection, api_url: str, now: datetime, owner: Mapping[str,
     """A `running` row for a new run; owner = hostname and pid of the process running it."""
     result = conn.execute(
         insert(sync_runs)
-        .values(started_at=now, outcome="running", api_url=api_url, **owner)
+        .values(started_at=now, outcome=RunOutcome.RUNNING, api_url=api_url, **owner)
         .returning(sync_runs.c.run_id)
     )
     return int(result.scalar_one())
@@ -164,7 +140,7 @@ def finish_run(conn: Connection, run_id: int, values: Mapping[str, Any]) -> None
 def start_agent(conn: Connection, run_id: int, handle: str, now: datetime) -> None:
     conn.execute(
         insert(sync_agent_results).values(
-            run_id=run_id, agent_handle=handle, started_at=now, outcome="running"
+            run_id=run_id, agent_handle=handle, started_at=now, outcome=AgentOutcome.RUNNING
         )
     )
 

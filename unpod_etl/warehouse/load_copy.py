@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Connection, Table
 
 from unpod_etl.normalize import NormalizedTask
 from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
+from unpod_etl.warehouse.upsert import conflict_key, updated_columns
 
 # Sync bookkeeping: kept from the first write of a task, refreshed on every later write.
 KEEP_ON_UPDATE = {"task_id", "first_synced_at"}
@@ -87,8 +88,8 @@ def _upsert_from_stage(
     cur: Any, table: Table, keep: set[str], derived: Mapping[str, str] | None = None
 ) -> None:
     names, _ = _columns(table)
-    key = [c.name for c in table.primary_key.columns]
-    changing = [n for n in names if n not in keep and n not in key]
+    key = conflict_key(table)
+    changing = updated_columns(names, keep, key)  # the same rule as upsert()
     cols = ", ".join(names)
     values = ", ".join((derived or {}).get(n, n) for n in names)
     sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in changing)

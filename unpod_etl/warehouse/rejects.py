@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from unpod_etl.normalize import fingerprint
 from unpod_etl.normalize.secrets import stored_document
 from unpod_etl.warehouse.schema import rejected_records
+from unpod_etl.warehouse.upsert import upsert
 
 
 def record_key(doc: Any) -> tuple[str, str | None]:
@@ -65,14 +65,13 @@ def save_rejection(
         "last_seen_at": now,
         "resolved_at": None,
     }
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt: Any = dialect.insert(rejected_records).values(**row)
-    keep = {"agent_handle", "record_key", "first_run_id", "first_seen_at"}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["agent_handle", "record_key"],
-        set_={k: getattr(stmt.excluded, k) for k in row if k not in keep},
+    upsert(
+        conn,
+        rejected_records,
+        [row],
+        keep={"first_run_id", "first_seen_at"},
+        key=["agent_handle", "record_key"],
     )
-    conn.execute(stmt)
     return key
 
 

@@ -7,6 +7,8 @@ PostgreSQL and plain JSON on SQLite, and every timestamp is stored as UTC.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,6 +26,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -36,7 +40,21 @@ metadata = MetaData(
 
 # JSONB where it is available (indexable, compact), JSON text elsewhere.
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
-UtcTime = DateTime(timezone=True)
+
+
+class _UtcTime(TypeDecorator[datetime]):
+    """DateTime(timezone=True) that always hands back aware UTC (SQLite returns naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+UtcTime = _UtcTime()
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 RunId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -153,7 +171,7 @@ sync_runs = Table(
     Column("run_id", RunId, primary_key=True, autoincrement=True),
     Column("started_at", UtcTime, nullable=False),
     Column("finished_at", UtcTime),
-    Column("outcome", String(32), nullable=False),  # running | ok | partial | aborted
+    Column("outcome", String(32), nullable=False),  # a core.outcomes.RunOutcome
     Column("api_url", Text),
     Column("agents_total", Integer, nullable=False, default=0),
     Column("agents_failed", Integer, nullable=False, default=0),
@@ -179,7 +197,7 @@ sync_agent_results = Table(
     Column("agent_handle", String(255), primary_key=True),
     Column("started_at", UtcTime, nullable=False),
     Column("finished_at", UtcTime),
-    Column("outcome", String(32), nullable=False),  # running | ok | failed
+    Column("outcome", String(32), nullable=False),  # a core.outcomes.AgentOutcome
     Column("pages", Integer, nullable=False, default=0),
     Column("tasks_seen", Integer, nullable=False, default=0),
     Column("tasks_inserted", Integer, nullable=False, default=0),

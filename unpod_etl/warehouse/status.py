@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ConfigError
+from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
+from unpod_etl.core.urls import mask_url
 from unpod_etl.warehouse import liveness, queries
 from unpod_etl.warehouse.db import describe_db_error
 
@@ -40,18 +42,16 @@ def load_status(engine: Engine, limit: int) -> StatusSnapshot:
         raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
     # A run still marked running whose lock is free was killed: say so.
     for run in runs:
+        if run.get("api_url"):  # rows written before URLs were masked
+            run["api_url"] = mask_url(run["api_url"])
         if run["run_id"] in dead:
-            run["outcome"] = "died"
+            run["outcome"] = RunOutcome.DIED
     for agent in agents:
-        if agent["run_id"] in dead and agent["outcome"] == "running":
-            agent["outcome"] = "died"
+        if agent["run_id"] in dead and agent["outcome"] == AgentOutcome.RUNNING:
+            agent["outcome"] = AgentOutcome.DIED
     return StatusSnapshot(runs, agents)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-def _iso(value: datetime) -> str:
-    # SQLite returns the stored UTC times without their zone.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    # UtcTime columns come back aware on both databases, so isoformat() carries the zone.
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
