@@ -42,7 +42,8 @@ def _encoder(table: Table) -> tuple[list[str], list[bool]]:
 def _tuples(rows: list[dict[str, Any]], table: Table) -> list[tuple[Any, ...]]:
     names, is_json = _encoder(table)
     return [
-        tuple(json.dumps(row[n]) if j else row[n] for n, j in zip(names, is_json, strict=True))
+        # columns the loader does not write (the soft-delete pair) go in as NULL
+        tuple(json.dumps(row[n]) if j else row.get(n) for n, j in zip(names, is_json, strict=True))
         for row in rows
     ]
 

@@ -21,7 +21,14 @@ from unpod_etl.warehouse import schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tasks"
 ALL_FIXTURES = sorted(p.stem for p in FIXTURES.glob("*.json"))
-LOADER_COLUMNS = {"first_synced_at", "last_synced_at", "last_sync_run_id"}
+# Filled by the loader and the deletion rule, not by normalize.
+LOADER_COLUMNS = {
+    "first_synced_at",
+    "last_synced_at",
+    "last_sync_run_id",
+    "missing_since",
+    "deleted_at",
+}
 
 
 def load(name: str) -> dict[str, Any]:

@@ -54,7 +54,15 @@ def dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 def expected_rows(items: list[NormalizedTask], run_id: int, first: datetime, last: datetime):  # type: ignore[no-untyped-def]
     task_rows = sorted(
         (
-            {**i.task, "first_synced_at": first, "last_synced_at": last, "last_sync_run_id": run_id}
+            {
+                **i.task,
+                "first_synced_at": first,
+                "last_synced_at": last,
+                "last_sync_run_id": run_id,
+                # written only by the deletion rule, never by a task write
+                "missing_since": None,
+                "deleted_at": None,
+            }
             for i in items
         ),
         key=lambda r: r["task_id"],
