@@ -13,6 +13,7 @@ from unpod_etl.cli import demo, render
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.cli.verify import verify_command
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
@@ -144,3 +145,4 @@ def demo_command(database_url: str) -> None:
 
 main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")
+main.add_command(verify_command, name="verify")
