@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from unpod_etl.cli import demo, render
+from unpod_etl.cli.check import check_command
+from unpod_etl.cli.config_file import config_file_option
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
@@ -31,6 +33,7 @@ from unpod_etl.warehouse.status import load_status
     help="json: one object per line, for log shippers [UNPOD_ETL_LOG_FORMAT].",
 )
 @click.version_option(package_name="unpod-etl")
+@config_file_option
 def main(verbose: bool, log_format: str) -> None:
     """Keep a SQL warehouse in step with the Unpod voice-agent platform."""
     configure_logging(log_format, verbose)
@@ -144,3 +147,4 @@ def demo_command(database_url: str) -> None:
 
 main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")
+main.add_command(check_command, name="check")
