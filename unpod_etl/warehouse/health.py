@@ -45,19 +45,21 @@ def last_success(conn: Connection) -> datetime | None:
     return conn.execute(query).scalar()
 
 
-def agent_last_success(conn: Connection, active_since: datetime) -> dict[str, datetime | None]:
-    """When each active agent last synced ok (None: never). Active: published, or part of a
-    run started since `active_since` (agents named with --agent are not published)."""
+def agents_last_success(conn: Connection) -> dict[str, datetime | None]:
+    """Every agent a run ever worked on -> when it last synced ok (None: never)."""
     ok = func.max(sync_agent_results.c.finished_at).filter(
         sync_agent_results.c.outcome == AgentOutcome.OK
     )
-    per_agent = dict(
-        conn.execute(
-            select(sync_agent_results.c.agent_handle, ok).group_by(
-                sync_agent_results.c.agent_handle
-            )
-        ).all()
+    query = select(sync_agent_results.c.agent_handle, ok).group_by(
+        sync_agent_results.c.agent_handle
     )
+    return {handle: last for handle, last in conn.execute(query).all()}
+
+
+def agent_last_success(conn: Connection, active_since: datetime) -> dict[str, datetime | None]:
+    """When each active agent last synced ok (None: never). Active: published, or part of a
+    run started since `active_since` (agents named with --agent are not published)."""
+    per_agent = agents_last_success(conn)
     recent = (
         select(sync_agent_results.c.agent_handle)
         .join(sync_runs, sync_runs.c.run_id == sync_agent_results.c.run_id)
@@ -66,6 +68,17 @@ def agent_last_success(conn: Connection, active_since: datetime) -> dict[str, da
     published = select(agents.c.handle).where(agents.c.published.is_(True))
     active = set(conn.execute(recent).scalars()) | set(conn.execute(published).scalars())
     return {handle: per_agent.get(handle) for handle in active}
+
+
+def previous_outcome(conn: Connection, run_id: int) -> str | None:
+    """How the newest finished run before `run_id` ended (None: there is none)."""
+    query = (
+        select(sync_runs.c.outcome)
+        .where(sync_runs.c.run_id < run_id, sync_runs.c.outcome != RunOutcome.RUNNING)
+        .order_by(sync_runs.c.run_id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).scalar()
 
 
 def died_since(engine: Engine, conn: Connection, since: datetime | None) -> list[DiedRun]:
