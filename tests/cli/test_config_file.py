@@ -118,3 +118,20 @@ def test_schedule_reads_its_table(tmp_path):
     proc = invoke(["--config", str(config), "schedule"])
     assert proc.exit_code == 2
     assert "not a cron" in proc.stderr
+
+
+def test_the_documented_example_file_is_valid(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "docs" / "config.example.toml"
+    env = {
+        "UNPOD_API_TOKEN": "t",
+        "WAREHOUSE_URL": f"sqlite:///{tmp_path}/example.db",
+        "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+    }
+    assert named_database(invoke(["--config", str(example), "check"], env=env)) == "example.db"
+    # A bad value in the [sync] table shows up in sync: the table is read for it.
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        example.read_text().replace("max_delete_fraction = 0.2", "max_delete_fraction = 7")
+    )
+    proc = invoke(["--config", str(bad), "sync"], env=env)
+    assert proc.exit_code == 2 and "max-delete-fraction" in proc.stderr

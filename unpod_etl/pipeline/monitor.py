@@ -22,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from unpod_etl.core import clock
 from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.core.outcomes import RunOutcome
-from unpod_etl.core.urls import mask_url
 from unpod_etl.pipeline import metrics, notify
 from unpod_etl.pipeline.results import RunResult
 from unpod_etl.pipeline.sync import SyncRunner
@@ -51,8 +50,8 @@ def check_writable(path: Path) -> None:
 def check_http_url(url: str, what: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        shown = f"{parts.scheme}://{parts.netloc}" if parts.netloc else mask_url(url)[:40]
-        raise ConfigError(f"{what} must be an http(s):// URL, got {shown!r}")
+        # Not echoed: a webhook URL's path is its secret, and this one may be all path.
+        raise ConfigError(f"{what} must be an http(s):// URL")
 
 
 @dataclass
