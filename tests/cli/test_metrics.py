@@ -136,9 +136,52 @@ def test_pushgateway_receives_the_same_metrics(fake, fake_server, sqlite_url, tm
     assert fake.token.encode() not in push.body
 
 
+def test_each_shard_pushes_to_its_own_group(fake, fake_server, sqlite_url):
+    with receiver() as gateway:
+        for k in (0, 1):
+            argv = ["--shard", f"{k}/2", "--pushgateway", gateway.url]
+            assert sync(fake_server.url, fake.token, fake.org, sqlite_url, *argv).exit_code == 0
+    paths = [p.path for p in gateway.received]
+    assert paths == ["/metrics/job/unpod_etl/shard/0_of_2", "/metrics/job/unpod_etl/shard/1_of_2"]
+
+
 def test_an_unreachable_pushgateway_does_not_fail_the_run(fake, fake_server, sqlite_url):
     with receiver(status=503) as gateway:
         proc = sync(fake_server.url, fake.token, fake.org, sqlite_url, "--pushgateway", gateway.url)
     assert proc.exit_code == 0, proc.output
     assert len(gateway.received) == 1
     assert "could not push metrics" in proc.stderr
+
+
+def test_schedule_reports_each_run(fake, fake_server, sqlite_url, tmp_path, monkeypatch):
+    """The real job of `schedule`, its waiting replaced: each run writes the file and tells."""
+    from unpod_etl.cli import ops as cli_ops
+
+    bad = fake.published_handles()[0]
+    path = tmp_path / "m.prom"
+    outcomes: list[float] = []
+
+    def two_nights(cron, job, *, stop, run_now):  # type: ignore[no-untyped-def]
+        fake.access.refuse(bad, 206)
+        job()
+        outcomes.append(samples(path.read_text())[("unpod_etl_last_run_exit_code", ())])
+        fake.access.allow(bad)
+        job()
+        outcomes.append(samples(path.read_text())[("unpod_etl_last_run_exit_code", ())])
+
+    monkeypatch.setattr(cli_ops, "run_schedule", two_nights)
+    with receiver() as hook:
+        argv = ["schedule", "--api-url", fake_server.url, "--token", fake.token]
+        argv += ["--org", fake.org, "--database-url", sqlite_url, "--metrics-file", str(path)]
+        proc = CliRunner().invoke(main, [*argv, "--notify-url", hook.url], env={})
+    assert proc.exit_code == 0, proc.output
+    assert outcomes == [1, 0]
+    assert len(hook.received) == 2  # the partial night, then the recovery
+    assert b"ok again" in hook.received[1].body
+
+
+def test_schedule_refuses_an_unwritable_metrics_file_at_start(fake, sqlite_url):
+    argv = ["schedule", "--token", fake.token, "--org", fake.org, "--database-url", sqlite_url]
+    proc = CliRunner().invoke(main, [*argv, "--metrics-file", "/proc/x.prom"], env={})
+    assert proc.exit_code == 2
+    assert proc.stderr.startswith("error: metrics file /proc/x.prom")

@@ -127,10 +127,17 @@ def write_textfile(path: str, registry: CollectorRegistry) -> bool:
         return False
 
 
-def push(gateway: str, registry: CollectorRegistry) -> bool:
-    """To a Pushgateway, job `unpod_etl`; False, logged, on failure (the sync is not failed)."""
+def push(gateway: str, registry: CollectorRegistry, shard: tuple[int, int] = (0, 1)) -> bool:
+    """To a Pushgateway, job `unpod_etl`; False, logged, on failure (the sync is not failed).
+
+    A push replaces the group's metrics, so each shard of a split org pushes to its own
+    group (`shard="K_of_N"`) instead of overwriting the others'."""
+    k, n = shard
+    grouping = {"shard": f"{k}_of_{n}"} if n > 1 else None
     try:
-        push_to_gateway(gateway, job=JOB, registry=registry, timeout=PUSH_TIMEOUT)
+        push_to_gateway(
+            gateway, job=JOB, registry=registry, grouping_key=grouping, timeout=PUSH_TIMEOUT
+        )
         return True
     except OSError as exc:  # urllib's URLError and HTTPError are OSErrors
         log.error("could not push metrics to the Pushgateway: %s", _reason(exc))

@@ -97,7 +97,7 @@ class RunMonitor:
             if self.metrics_file is not None:
                 metrics.write_textfile(str(self.metrics_file), registry)
             if self.pushgateway:
-                metrics.push(self.pushgateway, registry)
+                metrics.push(self.pushgateway, registry, runner.config.shard)
         if self.notify_url:
             text = notify.message(result, self._previous(runner, result), (runner.config.token,))
             if text is not None:
