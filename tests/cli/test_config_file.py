@@ -135,3 +135,18 @@ def test_the_documented_example_file_is_valid(tmp_path):
     )
     proc = invoke(["--config", str(bad), "sync"], env=env)
     assert proc.exit_code == 2 and "max-delete-fraction" in proc.stderr
+
+
+def test_group_options_and_a_single_agent_as_a_string(fake, fake_server, sqlite_url, tmp_path):
+    handle = fake.published_handles()[0]
+    config = write(
+        tmp_path,
+        f'log_format = "json"\napi_url = "{fake_server.url}"\norg = "{fake.org}"\n'
+        f'database_url = "{sqlite_url}"\n[sync]\ntoken = "{fake.token}"\nagent = "{handle}"\n',
+    )
+    proc = invoke(["-v", "--config", str(config), "sync"])
+    assert proc.exit_code == 0, proc.output
+    assert handle in proc.stdout and fake.published_handles()[1] not in proc.stdout
+    # The log lines on stderr are JSON objects: log_format came from the file.
+    logged = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert logged and all(line.startswith("{") for line in logged)
