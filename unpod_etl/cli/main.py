@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli import demo, render
+from unpod_etl.cli import render
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
@@ -131,10 +131,19 @@ def fake_api(
 
 
 @main.command(name="demo")
-@database_option
+@click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    # No envvar on purpose: UNPOD_ETL_DATABASE_URL names the real warehouse.
+    help="SQLAlchemy URL of a database for the demo alone (refused if it holds data from "
+    "another API)  [default: sqlite:///unpod_etl_demo.db; UNPOD_ETL_DATABASE_URL is ignored]",
+)
 @handle_errors
-def demo_command(database_url: str) -> None:
-    """Sync the built-in fake API into a local database and show a few queries."""
+def demo_command(database_url: str | None) -> None:
+    """Sync the built-in fake API into a database of its own and show a few queries."""
+    from unpod_etl.cli import demo  # the fake API and the sync load only for this command
+
     outcome = demo.run_demo(database_url)
     click.echo(render.run_summary(outcome.result))
     for title, rows in outcome.examples:
