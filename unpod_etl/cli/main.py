@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from unpod_etl.cli import render
-from unpod_etl.cli.ops import report_command, schedule_command
+from unpod_etl.cli.lazy import LazyGroup
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
-from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
-from unpod_etl.core.outcomes import RunOutcome
-from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
-from unpod_etl.source.client import UnpodClient
-from unpod_etl.warehouse import db
-from unpod_etl.warehouse.status import load_status
+from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
+
+# Start-up stays light: each command imports the pipeline, the HTTP client, SQLAlchemy or the
+# fake API in its own body, so `--help` (and `status`) load only what they use.
+LAZY_COMMANDS = {
+    "schedule": (
+        "unpod_etl.cli.ops:schedule_command",
+        "Stay running and sync on a cron schedule (one run at a time; missed slots skipped).",
+    ),
+    "report": (
+        "unpod_etl.cli.ops:report_command",
+        "Write a self-contained HTML report: calls per day and agent, outcomes, durations, "
+        "recent sync runs.",
+    ),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option(
     "--log-format",
@@ -43,6 +50,11 @@ def main(verbose: bool, log_format: str) -> None:
 @handle_errors
 def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
     """Fetch every agent's tasks and write what changed."""
+    from unpod_etl.cli import render
+    from unpod_etl.cli.progress import page_progress
+    from unpod_etl.core.outcomes import RunOutcome
+    from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
     with page_progress(sys.stderr.isatty()) as on_page:
         runner.on_page = on_page
@@ -63,6 +75,8 @@ def db_group() -> None:
 @handle_errors
 def upgrade(database_url: str) -> None:
     """Bring the schema up to date (alembic upgrade head)."""
+    from unpod_etl.warehouse import db
+
     engine = db.make_engine(database_url)
     db.upgrade(engine)
     click.echo(f"schema at revision {db.current_revision(engine)}")
@@ -73,6 +87,8 @@ def upgrade(database_url: str) -> None:
 @handle_errors
 def current(database_url: str) -> None:
     """Show the schema revision of the database."""
+    from unpod_etl.warehouse import db
+
     engine = db.make_engine(database_url)
     rev = db.current_revision(engine)
     head = db.head_revision()
@@ -84,6 +100,9 @@ def current(database_url: str) -> None:
 @handle_errors
 def agents(api_url: str, token: str, org: str) -> None:
     """List the agents the API returns."""
+    from unpod_etl.cli import render
+    from unpod_etl.source.client import UnpodClient
+
     listed = UnpodClient(api_url, token, org).list_agents()
     cols = ["handle", "name", "type", "state"]
     click.echo(render.table([{c: a.get(c) for c in cols} for a in listed], cols))
@@ -96,6 +115,12 @@ def agents(api_url: str, token: str, org: str) -> None:
 @handle_errors
 def status(database_url: str, limit: int, as_json: bool) -> None:
     """Show the last sync runs and their per-agent results."""
+    import json
+
+    from unpod_etl.cli import render
+    from unpod_etl.warehouse import db
+    from unpod_etl.warehouse.status import load_status
+
     snapshot = load_status(db.make_engine(database_url), limit)
     if as_json:
         click.echo(json.dumps(snapshot.as_json(), indent=2))
@@ -142,14 +167,10 @@ def fake_api(
 @handle_errors
 def demo_command(database_url: str | None) -> None:
     """Sync the built-in fake API into a database of its own and show a few queries."""
-    from unpod_etl.cli import demo  # the fake API and the sync load only for this command
+    from unpod_etl.cli import demo, render  # the fake API loads for this command only
 
     outcome = demo.run_demo(database_url)
     click.echo(render.run_summary(outcome.result))
     for title, rows in outcome.examples:
         click.echo(f"\n{title}\n{render.table(rows)}")
     click.echo(f"\ndata is in {outcome.database}")
-
-
-main.add_command(schedule_command, name="schedule")
-main.add_command(report_command, name="report")
