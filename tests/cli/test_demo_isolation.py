@@ -94,3 +94,11 @@ def test_a_second_demo_reads_unchanged(tmp_path) -> None:
 def test_demo_data_ends_at_the_start_of_its_day() -> None:
     assert demo_newest(NOON) == datetime(2026, 3, 10)
     assert demo_newest(NOON.replace(hour=0, minute=0)) == demo_newest(NOON.replace(hour=23))
+
+
+def test_demo_on_an_unreachable_database_is_one_line(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
+    result = CliRunner().invoke(main, ["demo", "--database-url", url])
+    assert result.exit_code == 3
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("aborted: cannot read the database")

@@ -12,11 +12,15 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from unpod_etl.core.errors import ConfigError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.results import RunResult
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.warehouse import queries
+from unpod_etl.warehouse.db import describe_db_error
 
 DEMO_DATABASE_URL = "sqlite:///unpod_etl_demo.db"
 # The fake server binds a free loopback port, so its URL changes from run to run: data
@@ -46,6 +50,21 @@ def foreign_api_urls(api_urls: set[str]) -> list[str]:
     return sorted(url for url in api_urls if urlsplit(url).hostname not in LOOPBACK_HOSTS)
 
 
+def _refuse_foreign_data(engine: Engine) -> None:
+    """Before any write: a warehouse synced from another API is no place for fake tasks."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            foreign = foreign_api_urls(queries.synced_api_urls(conn))
+    except SQLAlchemyError as exc:  # unreachable, unreadable: as `sync` says it (exit 3)
+        raise AbortError(f"cannot read the database {where}: {describe_db_error(exc)}") from None
+    if foreign:
+        raise ConfigError(
+            f"{where} holds data synced from {', '.join(foreign)}: the demo only writes to "
+            "a database of its own (omit --database-url)"
+        )
+
+
 def run_demo(
     database_url: str | None = None,
     *,
@@ -61,14 +80,7 @@ def run_demo(
         config = SyncConfig(server.url, fake.token, fake.org, url, page_size=25)
         runner = SyncRunner(config)  # the URL is the one source of the engine
         try:
-            with runner.engine.connect() as conn:
-                foreign = foreign_api_urls(queries.synced_api_urls(conn))
-            if foreign:
-                where = runner.engine.url.render_as_string(hide_password=True)
-                raise ConfigError(
-                    f"{where} holds data synced from {', '.join(foreign)}: the demo only "
-                    "writes to a database of its own (omit --database-url)"
-                )
+            _refuse_foreign_data(runner.engine)
             result = runner.run()
         except BaseException:
             runner.engine.dispose()

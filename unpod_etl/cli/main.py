@@ -174,3 +174,4 @@ def demo_command(database_url: str | None) -> None:
     for title, rows in outcome.examples:
         click.echo(f"\n{title}\n{render.table(rows)}")
     click.echo(f"\ndata is in {outcome.database}")
+    sys.exit(outcome.result.exit_code)  # the README's table, as for `sync`
