@@ -24,6 +24,10 @@ LAZY_COMMANDS = {
         "Write a self-contained HTML report: calls per day and agent, outcomes, durations, "
         "recent sync runs.",
     ),
+    "verify": (
+        "unpod_etl.cli.verify:verify_command",
+        "Walk the API read only and compare it with the warehouse, per agent.",
+    ),
 }
 
 
