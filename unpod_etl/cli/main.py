@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
+from unpod_etl.cli.config_file import config_file_option
 from unpod_etl.cli.lazy import LazyGroup
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    handle_errors,
+    monitor_options,
+    sync_options,
+)
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
 
 # Start-up stays light: each command imports the pipeline, the HTTP client, SQLAlchemy or the
@@ -28,6 +36,12 @@ LAZY_COMMANDS = {
         "unpod_etl.cli.verify:verify_command",
         "Walk the API read only and compare it with the warehouse, per agent.",
     ),
+    "check": (
+        "unpod_etl.cli.check:check_command",
+        "Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no "
+        "successful run within --max-age, agents not synced ok within it, runs that died "
+        "since the last success, unresolved rejected records above --max-rejected.",
+    ),
 }
 
 
@@ -42,6 +56,7 @@ LAZY_COMMANDS = {
     help="json: one object per line, for log shippers [UNPOD_ETL_LOG_FORMAT].",
 )
 @click.version_option(package_name="unpod-etl")
+@config_file_option
 def main(verbose: bool, log_format: str) -> None:
     """Keep a SQL warehouse in step with the Unpod voice-agent platform."""
     configure_logging(log_format, verbose)
@@ -51,18 +66,32 @@ def main(verbose: bool, log_format: str) -> None:
 @api_options
 @database_option
 @sync_options
+@monitor_options
 @handle_errors
-def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
+def sync(
+    api_url: str,
+    token: str,
+    org: str,
+    database_url: str,
+    metrics_file: Path | None,
+    pushgateway: str | None,
+    notify_url: str | None,
+    **options: Any,
+) -> None:
     """Fetch every agent's tasks and write what changed."""
     from unpod_etl.cli import render
     from unpod_etl.cli.progress import page_progress
     from unpod_etl.core.outcomes import RunOutcome
+    from unpod_etl.pipeline.monitor import RunMonitor
     from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 
+    monitor = RunMonitor(metrics_file, pushgateway, notify_url)  # bad paths: exit 2 now
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
-    with page_progress(sys.stderr.isatty()) as on_page:
-        runner.on_page = on_page
-        result = runner.run()
+    with monitor.watching(runner):  # metrics and notification once the run ends, however
+        with page_progress(sys.stderr.isatty()) as on_page:
+            runner.on_page = on_page
+            result = runner.run()
+        monitor.result = result
     click.echo(render.run_summary(result))
     if result.outcome is RunOutcome.ABORTED:
         click.echo(f"aborted: {result.error}", err=True)
