@@ -34,6 +34,7 @@ class AgentResult:
     deleted: int = 0  # stored tasks absent from two complete walks: deleted_at set
     restored: int = 0  # deleted tasks the walk saw again
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
+    duplicate_listing: int = 0  # listed tasks another agent owns (pipeline/ownership.py)
     error: str | None = None
 
     def count(self, action: Action) -> None:
@@ -55,6 +56,7 @@ class AgentResult:
             "tasks_changed_unmoved": self.changed_unmoved,
             "tasks_unchanged": self.unchanged,
             "tasks_failed": self.failed,
+            "duplicate_listing": self.duplicate_listing,
         }
 
 

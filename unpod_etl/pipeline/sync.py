@@ -28,6 +28,7 @@ from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
 from unpod_etl.pipeline.results import AgentResult, RunResult
+from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
 from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
@@ -54,6 +55,7 @@ class SyncConfig:
     workers: int = 1
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
+    auth_scheme: str = DEFAULT_AUTH_SCHEME  # Authorization: <scheme> <token>; Token, JWT, Bearer
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -63,6 +65,10 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        scheme = canonical_scheme(self.auth_scheme)
+        if scheme is None:
+            raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
+        object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -75,7 +81,9 @@ class SyncRunner:
         self, config: SyncConfig, engine: Engine | None = None, client: UnpodClient | None = None
     ) -> None:
         self.config = config
-        self.client = client or UnpodClient(config.api_url, config.token, config.org)
+        self.client = client or UnpodClient(
+            config.api_url, config.token, config.org, auth_scheme=config.auth_scheme
+        )
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
         self.engine = engine or make_engine(config.database_url, pool_size=pool)

@@ -206,6 +206,8 @@ sync_agent_results = Table(
     Column("tasks_changed_unmoved", Integer, nullable=False, default=0),
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
+    # Tasks this agent listed that another agent owns (pipeline/ownership.py): not written.
+    Column("duplicate_listing", Integer, nullable=False, default=0, server_default="0"),
     Column("error", Text),
 )
 
