@@ -4,12 +4,14 @@ not rewritten by later runs unless it changed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from tests.helpers import assert_consistent
+from tests.helpers import assert_consistent, cli_env, run_sync_cli
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.ownership import TaskOwners, assigned_owner, first_lister
 from unpod_etl.pipeline.results import AgentResult, RunResult
@@ -141,3 +143,21 @@ def test_the_ownership_rules_themselves() -> None:
     book = TaskOwners(agents)
     assert first_lister(None, lambda: book.claim("T1", "b")) == "b"
     assert first_lister(None, lambda: book.claim("T1", "a")) == "b"  # one claim wins
+
+
+def test_the_summary_and_status_show_the_duplicate_listing(two_listers, pg_url):  # type: ignore[no-untyped-def]
+    fake, server = two_listers
+    first, second, _ = fake.published_handles()
+    fake.list_also(fake.tasks(first)[1]["task_id"], second)
+    proc = run_sync_cli(server.url, fake, pg_url)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{second}: 1 listed tasks owned by another agent" in proc.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "unpod_etl", "status", "--database-url", pg_url],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert status.returncode == 0 and "duplicate_listing" in status.stdout

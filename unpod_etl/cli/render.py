@@ -69,6 +69,12 @@ def run_summary(result: RunResult) -> str:
         for a in result.agents
         if a.deletes_held
     ]
+    errors += [
+        f"  {a.handle}: {a.duplicate_listing} listed tasks owned by another agent, not written "
+        "(duplicate_listing)"
+        for a in result.agents
+        if a.duplicate_listing
+    ]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
     body = table(rows, SUMMARY_COLUMNS)
@@ -99,6 +105,7 @@ AGENT_COLUMNS = (
     "tasks_changed_unmoved",
     "tasks_unchanged",
     "tasks_failed",
+    "duplicate_listing",
     "error",
 )
 
