@@ -161,3 +161,21 @@ def test_the_summary_and_status_show_the_duplicate_listing(two_listers, pg_url):
         stdin=subprocess.DEVNULL,
     )
     assert status.returncode == 0 and "duplicate_listing" in status.stdout
+
+
+def test_the_fake_lists_one_document_under_two_agents() -> None:
+    fake = FakeUnpod(agents=2, tasks_per_agent=6, seed=5, unpublished_agents=0)
+    owner, other = fake.all_handles()
+    task_id = fake.tasks(owner)[2]["task_id"]
+    fake.list_also(task_id, other, assignee="")
+    listed = fake.tasks(other)
+    assert len(listed) == 7 and fake.count(other) == 7
+    created = [doc["created"] for doc in listed]
+    assert created == sorted(created, reverse=True)  # in its place, newest first
+    fake.move_status(task_id, "hold")
+    assert next(d for d in fake.tasks(other) if d["task_id"] == task_id)["status"] == "hold"
+    assert fake.task(task_id)["assignee"] == ""
+    with pytest.raises(ValueError, match="already lists"):
+        fake.list_also(task_id, owner)
+    fake.remove_task(task_id)
+    assert (fake.count(owner), fake.count(other)) == (5, 6)
