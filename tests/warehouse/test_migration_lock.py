@@ -64,8 +64,9 @@ def test_sync_and_db_upgrade_together_on_a_fresh_postgres(
     run_together(fake, fake_server, empty_pg_url)
 
 
+@pytest.mark.parametrize("attempt", range(3))
 def test_sync_and_db_upgrade_together_on_a_fresh_sqlite(
-    fake: FakeUnpod, fake_server: FakeServer, sqlite_url: str
+    fake: FakeUnpod, fake_server: FakeServer, sqlite_url: str, attempt: int
 ) -> None:
     run_together(fake, fake_server, sqlite_url)
 
