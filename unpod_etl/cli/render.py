@@ -20,6 +20,7 @@ SUMMARY_COLUMNS = (
     "failed",
     "deleted",
     "restored",
+    "shifts",
 )
 
 
@@ -57,6 +58,7 @@ def run_summary(result: RunResult) -> str:
             "failed": a.failed,
             "deleted": a.deleted,
             "restored": a.restored,
+            "shifts": a.shifts,
         }
         for a in result.agents
     ]
@@ -69,6 +71,7 @@ def run_summary(result: RunResult) -> str:
         for a in result.agents
         if a.deletes_held
     ]
+    errors += [f"  {a.handle}: {warning}" for a in result.agents for warning in a.warnings]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
     body = table(rows, SUMMARY_COLUMNS)
@@ -99,6 +102,10 @@ AGENT_COLUMNS = (
     "tasks_changed_unmoved",
     "tasks_unchanged",
     "tasks_failed",
+    "deleted",
+    "restored",
+    "shifts",
+    "walk_complete",
     "error",
 )
 

@@ -34,6 +34,11 @@ class AgentResult:
     deleted: int = 0  # stored tasks absent from two complete walks: deleted_at set
     restored: int = 0  # deleted tasks the walk saw again
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
+    shifts: int = 0  # times the live list shifted under the walk (source/paging.py)
+    walk_complete: bool | None = None  # the walk stands for the whole list (None: no walk)
+    count_mismatch: bool = False  # distinct tasks seen and the server's count disagree
+    unreadable_times: dict[str, int] = field(default_factory=dict)  # field -> values nulled
+    warnings: list[str] = field(default_factory=list)  # for the summary, besides `error`
     error: str | None = None
 
     def count(self, action: Action) -> None:
@@ -55,6 +60,10 @@ class AgentResult:
             "tasks_changed_unmoved": self.changed_unmoved,
             "tasks_unchanged": self.unchanged,
             "tasks_failed": self.failed,
+            "deleted": self.deleted,
+            "restored": self.restored,
+            "deletes_held": self.deletes_held,
+            "shifts": self.shifts,
         }
 
 

@@ -23,3 +23,20 @@ class WalkReport:
     api_count: int | None = None  # the largest `count` the server announced
     distinct_seen: int = 0  # distinct task ids (plus id-less documents) the walk yielded
     served_page_size: int | None = None  # set when the server ignores the page_size asked
+
+    def problems(self) -> list[str]:
+        """One summary line per reason this walk does not stand for the whole list."""
+        lines = []
+        if self.count_mismatch:
+            lines.append(
+                f"{self.distinct_seen} distinct tasks seen but the server counts "
+                f"{self.api_count}: count mismatch, walk not complete (no deletions)"
+            )
+        if self.unresolved_shifts:
+            lines.append(
+                "the list shifted under the walk and a re-read could not rule out a skipped "
+                "task: walk not complete (no deletions)"
+            )
+        if self.ended_by == "past the announced count":
+            lines.append("the server kept serving full pages far past its count")
+        return lines

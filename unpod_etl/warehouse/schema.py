@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -206,6 +208,13 @@ sync_agent_results = Table(
     Column("tasks_changed_unmoved", Integer, nullable=False, default=0),
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
+    # The walk (0006): complete means it may stand for the agent's whole list (deletions).
+    Column("walk_complete", Boolean),  # null: no walk (skipped) or a row older than 0006
+    Column("count_mismatch", Boolean, nullable=False, default=False, server_default=false()),
+    Column("shifts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("deleted", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("restored", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("deletes_held", Integer, nullable=False, default=0, server_default=text("0")),
     Column("error", Text),
 )
 
