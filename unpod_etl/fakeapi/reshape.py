@@ -4,9 +4,9 @@ a proxy, or a server upgrade) that pages differently, or sends the same values i
 Paging kinds pick the page that is served (routes._tasks asks `served_page` first):
 - `ignore_page_size`: the server serves `serve` (20) tasks a page whatever was asked;
 - `repeat_page`: the server answers page `answer` (1) for every page number;
-- `shift`: before the page is served, a task above the cursor is deleted (`index`, default
-  the newest), so the live list moves up under the walk and an unread task lands on a page
-  already read; `fault.details` names the deleted task.
+- `shift`: before the page is served, the task at `index` of the list is deleted (default 0,
+  the newest: above the cursor of any page but the first), so the live list moves up under
+  the walk and an unread task lands on a page already read; `fault.details` names it.
 Envelope kinds edit the JSON of the normal reply (`reshape`):
 - `wrong_count`: `count` multiplied by `factor` (0.5 or 2: off either way);
 - `epoch_times`: `last_status_change`, `modified`, `output.start_time` and `output.end_time`
@@ -51,11 +51,10 @@ def served_page(
         return page, int(params.get("serve", 20))
     if fault.kind == "repeat_page":
         return int(params.get("answer", 1)), size
-    # shift: delete a task the walk has already read, between its page requests
-    above = (page - 1) * size
+    # shift: delete a task (by default one the walk has already read) between page requests
     index = int(params.get("index", 0))
     tasks = fake.tasks(handle)
-    if 0 <= index < min(above, len(tasks)):
+    if 0 <= index < len(tasks):
         victim = str(tasks[index]["task_id"])
         fake.remove_task(victim)
         fault.details.append(victim)
