@@ -19,11 +19,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from unpod_etl.fakeapi.faults import Fault
-    from unpod_etl.fakeapi.state import FakeUnpod
+
+class LiveList(Protocol):
+    """What a shift needs of the fake (FakeUnpod); a Protocol keeps imports one-way."""
+
+    def tasks(self, handle: str) -> list[dict[str, Any]]: ...
+    def remove_task(self, task_id: str) -> None: ...
+
+
+class Rule(Protocol):
+    """What these kinds read of a fault rule (faults.Fault)."""
+
+    kind: str
+    params: dict[str, Any]
+    details: list[str]
+
 
 PAGING_KINDS: dict[str, frozenset[str]] = {
     "ignore_page_size": frozenset({"serve"}),
@@ -42,9 +54,7 @@ OUTPUT_TIME_FIELDS = ("start_time", "end_time")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def served_page(
-    fake: FakeUnpod, fault: Fault, handle: str, page: int, size: int
-) -> tuple[int, int]:
+def served_page(fake: LiveList, fault: Rule, handle: str, page: int, size: int) -> tuple[int, int]:
     """The (page, page_size) a paging fault serves instead of the one asked."""
     params = fault.params
     if fault.kind == "ignore_page_size":
@@ -61,7 +71,7 @@ def served_page(
     return page, size
 
 
-def reshape(envelope: dict[str, Any], fault: Fault) -> None:
+def reshape(envelope: dict[str, Any], fault: Rule) -> None:
     """Edit a task page's envelope in place the way an envelope fault says."""
     params = fault.params
     if fault.kind == "wrong_count":
