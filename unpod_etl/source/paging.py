@@ -258,7 +258,7 @@ class PageWalk:
                 distinct,
                 last,
             )
-        walk.distinct_seen = distinct
+        walk.distinct_seen, walk.last_count = distinct, last
         walk.complete = complete and not walk.count_mismatch and not walk.unresolved_shifts
 
     def _what(self, number: int) -> str:

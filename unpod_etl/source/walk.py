@@ -21,6 +21,7 @@ class WalkReport:
     count_mismatch: bool = False  # distinct tasks seen and `count` disagree at the end
     ended_by: str | None = None  # why the walk stopped: "short page", "empty page", ...
     api_count: int | None = None  # the largest `count` the server announced
+    last_count: int | None = None  # the `count` of the walk's last answer
     distinct_seen: int = 0  # distinct task ids (plus id-less documents) the walk yielded
     served_page_size: int | None = None  # set when the server ignores the page_size asked
 
@@ -30,7 +31,7 @@ class WalkReport:
         if self.count_mismatch:
             lines.append(
                 f"{self.distinct_seen} distinct tasks seen but the server counts "
-                f"{self.api_count}: count mismatch, walk not complete (no deletions)"
+                f"{self.last_count}: count mismatch, walk not complete (no deletions)"
             )
         if self.unresolved_shifts:
             lines.append(
