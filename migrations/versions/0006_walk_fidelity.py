@@ -2,7 +2,7 @@
 and the deletion counters
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-04 18:00:00
 
 `walk_complete` is null for an agent that was never walked (skipped) and for rows written
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0009"  # numbered 0006 when planned; merged after 0009
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,7 @@ SUMMARY_COLUMNS = (
     "failed",
     "deleted",
     "restored",
+    "reassigned",
     "shifts",
 )
 
@@ -58,6 +59,7 @@ def run_summary(result: RunResult) -> str:
             "failed": a.failed,
             "deleted": a.deleted,
             "restored": a.restored,
+            "reassigned": a.reassigned,
             "shifts": a.shifts,
         }
         for a in result.agents
@@ -70,6 +72,12 @@ def run_summary(result: RunResult) -> str:
         f"  {a.handle}: {a.deletes_held} deletions held back by --max-delete-fraction"
         for a in result.agents
         if a.deletes_held
+    ]
+    errors += [
+        f"  {a.handle}: {a.call_conflicts} task(s) kept aside in rejected_records: "
+        "their call_id is another task's call"
+        for a in result.agents
+        if a.call_conflicts
     ]
     errors += [f"  {a.handle}: {warning}" for a in result.agents for warning in a.warnings]
     if result.error:
@@ -102,6 +110,8 @@ AGENT_COLUMNS = (
     "tasks_changed_unmoved",
     "tasks_unchanged",
     "tasks_failed",
+    "reassigned",
+    "call_conflicts",
     "deleted",
     "restored",
     "shifts",

@@ -34,6 +34,8 @@ class AgentResult:
     deleted: int = 0  # stored tasks absent from two complete walks: deleted_at set
     restored: int = 0  # deleted tasks the walk saw again
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
+    reassigned: int = 0  # tasks that moved here from another agent (row, call and lines)
+    call_conflicts: int = 0  # tasks kept aside: their call_id is another task's call
     shifts: int = 0  # times the live list shifted under the walk (source/paging.py)
     walk_complete: bool | None = None  # the walk stands for the whole list (None: no walk)
     count_mismatch: bool = False  # distinct tasks seen and the server's count disagree
@@ -60,6 +62,8 @@ class AgentResult:
             "tasks_changed_unmoved": self.changed_unmoved,
             "tasks_unchanged": self.unchanged,
             "tasks_failed": self.failed,
+            "reassigned": self.reassigned,
+            "call_conflicts": self.call_conflicts,
             "deleted": self.deleted,
             "restored": self.restored,
             "deletes_held": self.deletes_held,
