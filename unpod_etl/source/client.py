@@ -21,7 +21,8 @@ import urllib3
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME, refusal_message
-from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
+from unpod_etl.source.paging import PageWalk, TaskPage
+from unpod_etl.source.rawjson import decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
 from unpod_etl.source.stats import RequestStats
 from unpod_etl.source.walk import WalkReport
@@ -31,20 +32,6 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v2/platform"
 # Decodes a body into its JSON object (None when it is not one).
 Decoder = Callable[[bytes], dict[str, Any] | None]
-# A walk may take a few extra pages (tasks created mid-walk shift older ones down),
-# but a server that keeps answering full pages must not keep us forever.
-EXTRA_PAGES_ALLOWED = 5
-
-
-@dataclass
-class TaskPage:
-    """One page of an agent's tasks, already deduplicated against earlier pages."""
-
-    number: int
-    page_size: int
-    count: int  # the server's total for the agent
-    tasks: list[TaskDoc]
-    raw_size: int  # documents on the page before deduplication
 
 
 @dataclass
@@ -86,52 +73,25 @@ class UnpodClient:
     ) -> Iterator[TaskPage]:
         """Walk an agent's tasks newest first, yielding pages of not-yet-seen tasks.
 
-        Stops on an empty or short page, once `count` distinct tasks were seen, or after a
-        bounded number of pages past what `count` announced. A page that keeps failing with
-        5xx or a timeout is asked again with half the page size: the server has no index for
-        this query and large pages time out. `walk`, when given, learns how the walk ended.
+        The rules (source/paging.py): until an empty page or one shorter than the server's
+        full page, bounded by `count`; repeated pages fail the agent, shifts of the live list
+        are re-read, a `count` that disagrees with the tasks seen is flagged. A page that
+        keeps failing with 5xx or a timeout is asked again with half the page size: the server
+        has no index for this query and large pages time out. `walk`, when given, learns how
+        the walk ended.
         """
         walk = walk if walk is not None else WalkReport()
         if page_size < 1:
             raise ConfigError("page size must be at least 1")
         path = f"{API_PREFIX}/agents/{quote(handle, safe='')}/tasks/"
-        seen: set[str] = set()
-        size, offset, most = page_size, 0, 0
-        while True:
-            number = offset // size + 1
+
+        def fetch(number: int, size: int) -> dict[str, Any]:
             what = f"agent {handle!r} page {number}"
             params = {"page": number, "page_size": size}
-            try:
-                body = self._get_envelope(path, params, what=what, decode=decode_task_page)
-            except TransientHttpError as exc:
-                if not exc.shrinkable or size <= self.min_page_size:
-                    raise
-                size = max(self.min_page_size, size // 2)
-                log.warning("%s kept failing; asking again with page_size %d", what, size)
-                continue  # offset is kept: the smaller page starts at or before it
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise ApiError(f"{what}: `data` is not a list")
-            count = _as_count(body.get("count"), len(data))
-            most = max(most, count)  # the list is live and may grow during the walk
-            walk.api_count = most
-            fresh = []
-            for doc in data:
-                if doc.task_id is not None:
-                    if doc.task_id in seen:
-                        continue
-                    seen.add(doc.task_id)
-                fresh.append(doc)
-            yield TaskPage(number, size, count, fresh, len(data))
-            if len(data) < size or len(seen) >= count:
-                walk.ended_by = "short page" if len(data) < size else "count reached"
-                walk.complete = True
-                return
-            offset = number * size
-            if offset >= most + EXTRA_PAGES_ALLOWED * size:
-                log.warning("%s: stopping, past the %d tasks the server announced", what, most)
-                walk.ended_by = "past the announced count"
-                return
+            return self._get_envelope(path, params, what=what, decode=decode_task_page)
+
+        pager = PageWalk(fetch, f"agent {handle!r}", page_size, self.min_page_size, walk)
+        yield from pager.pages()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -226,7 +186,3 @@ def _describe_network_error(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "connection failed"
     return type(exc).__name__
-
-
-def _as_count(value: Any, fallback: int) -> int:
-    return value if isinstance(value, int) and value >= 0 else fallback
