@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ from unpod_etl.cli import demo, render
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.core.errors import ConfigError
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
@@ -103,6 +106,9 @@ def status(database_url: str, limit: int, as_json: bool) -> None:
         click.echo(render.status(snapshot.runs, snapshot.agents))
 
 
+BIND_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
+
+
 @main.command(name="fake-api")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--agents", "n_agents", type=click.IntRange(min=1), default=3, show_default=True)
@@ -127,7 +133,12 @@ def fake_api(
     from unpod_etl.fakeapi.server import serve
 
     newest = None if fixed_dates else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
+    try:
+        serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
+    except OSError as exc:  # binding: port in use, address not ours, unknown host
+        if not isinstance(exc, socket.gaierror) and exc.errno not in BIND_ERRNOS:
+            raise
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @main.command(name="demo")

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.handles import check_handle
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
@@ -63,6 +64,11 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        # Decided here, before any request or write: a bad handle is a typo, not an agent.
+        for handle in self.agents:
+            check_handle(handle)
+        if not self.org and not self.agents:
+            raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -152,9 +158,9 @@ class SyncRunner:
         now = utcnow()
         k, n = self.config.shard
         if self.config.agents:
-            handles = [h for h in dict.fromkeys(self.config.agents) if shard_of(h, n) == k]
-            self._db(lambda c: load.touch_agents(c, handles, now))
-            return handles
+            # Their `agents` rows appear with their first page (_progress): a handle the API
+            # answers 404 for must leave no row behind.
+            return [h for h in dict.fromkeys(self.config.agents) if shard_of(h, n) == k]
         try:
             listed = self.client.list_agents()
         except ApiError as exc:
@@ -195,6 +201,8 @@ class SyncRunner:
             lock.release()
 
     def _progress(self, res: AgentResult, page: Any) -> None:
+        if self.config.agents and res.pages == 1:  # the API knows this named agent
+            self._db(lambda c: load.touch_agents(c, [res.handle], utcnow()))
         if self.on_page:
             with self._hook_lock:  # hooks draw on one terminal
                 self.on_page(res, page)
