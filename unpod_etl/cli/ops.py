@@ -84,6 +84,8 @@ def schedule_command(
     config = SyncConfig(api_url, token, org, database_url, **options)
     UnpodClient(api_url, token, org)
     db.make_engine(database_url).dispose()
+    if not org and not options.get("agents"):
+        raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     stop = threading.Event()
 
     def job() -> int:

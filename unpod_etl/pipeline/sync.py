@@ -67,8 +67,6 @@ class SyncConfig:
         # Decided here, before any request or write: a bad handle is a typo, not an agent.
         for handle in self.agents:
             check_handle(handle)
-        if not self.org and not self.agents:
-            raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -85,6 +83,9 @@ class SyncRunner:
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
         self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        # After the URLs' checks, before any request or write: the server would answer 400.
+        if not config.org and not config.agents:
+            raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
