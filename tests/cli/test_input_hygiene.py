@@ -88,6 +88,15 @@ def test_bad_agent_handle_creates_no_sqlite_file(fake, fake_server, tmp_path):
     assert fake.access.requests == []
 
 
+def test_schedule_refuses_a_bad_handle_at_start(fake, fake_server, tmp_path):
+    db_file = tmp_path / "w.db"
+    result = invoke("schedule", *api_args(fake_server.url, fake), "--database-url",
+                    f"sqlite:///{db_file}", "--agent", "sales agent")  # fmt: skip
+    assert "'sales agent'" in assert_one_line(result)
+    assert fake.access.requests == []
+    assert not db_file.exists()
+
+
 def test_handle_rule_takes_every_handle_the_fake_makes_and_no_more() -> None:
     fake = FakeUnpod(agents=12, seed=3)
     for handle in fake.published_handles() + fake.unpublished_handles():
@@ -287,3 +296,44 @@ def test_database_password_never_printed_by_db_commands() -> None:
         assert result.exit_code in (2, 3), result.output
         assert "Traceback" not in result.output
         assert "s3cretpw" not in result.output
+
+
+def test_file_errors_of_a_command_are_one_line_and_other_oserrors_keep_their_traceback(
+    tmp_path: Path,
+) -> None:
+    import click
+
+    from unpod_etl.cli.options import handle_errors
+
+    @click.command()
+    @click.argument("path")
+    @handle_errors
+    def write(path: str) -> None:
+        if path == "socket":
+            raise ConnectionResetError("not a file error: a bug to see whole")
+        Path(path).write_text("x")  # what a future command might do without writable_file
+
+    result = CliRunner().invoke(write, [str(tmp_path / "missing" / "out.txt")])
+    assert "missing" in assert_one_line(result)
+    result = CliRunner().invoke(write, [str(tmp_path)])
+    assert "Is a directory" in assert_one_line(result)
+    result = CliRunner().invoke(write, ["socket"])
+    assert isinstance(result.exception, ConnectionResetError)  # not hidden behind exit 2
+
+
+def test_a_reader_that_leaves_early_is_no_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert invoke("db", "upgrade", "--database-url", url).exit_code == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unpod_etl", "status", "--json", "--database-url", url],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # `unpod-etl status --json | head -0`: gone before the first line
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert stderr == ""
