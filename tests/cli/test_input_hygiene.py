@@ -337,3 +337,10 @@ def test_a_reader_that_leaves_early_is_no_traceback(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1
     assert stderr == ""
+
+
+def test_verify_refuses_a_bad_handle_before_any_request(fake, fake_server, pg_url):
+    result = invoke("verify", *api_args(fake_server.url, fake), "--database-url", pg_url,
+                    "--agent", "../x")  # fmt: skip
+    assert "'../x'" in assert_one_line(result)
+    assert fake.access.requests == []
