@@ -21,6 +21,7 @@ import urllib3
 
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
+from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME, refusal_message
 from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
 from unpod_etl.source.stats import RequestStats
@@ -56,6 +57,7 @@ class UnpodClient:
     min_page_size: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stats: RequestStats = field(default_factory=RequestStats, repr=False)  # for metrics
+    auth_scheme: str = DEFAULT_AUTH_SCHEME  # Token, JWT or Bearer (auth_answers.AUTH_SCHEMES)
     # One Session per thread: agents are fetched by a pool of workers, and a Session's
     # connection pool is not meant to be shared across threads.
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -158,7 +160,7 @@ class UnpodClient:
             # auth from credentials in the URL (http://bob:pw@host) or from ~/.netrc, and the
             # API refuses every page. Ours always wins; proxy credentials (HTTPS_PROXY) still
             # go out as Proxy-Authorization, which the adapter adds apart from this.
-            session.auth = _TokenAuth(self.token)
+            session.auth = _TokenAuth(self.auth_scheme, self.token)
         return session
 
     def _headers(self) -> dict[str, str]:
@@ -192,8 +194,10 @@ class UnpodClient:
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Timeouts, refused or cut connections: the kind a retry may fix.
             raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
-        if status == 401:
-            raise AuthError(f"the API refused the token (HTTP 401) on {what}")
+        if status in (401, 403):  # a refused token ends the run; other 403s fail `what`
+            refused = refusal_message(status, decode_json_object(body_bytes), self.token)
+            if refused is not None:
+                raise AuthError(f"the API refused the token (HTTP {status}: {refused}) on {what}")
         if status == 429 or status >= 500:
             raise TransientHttpError(
                 f"{what}: HTTP {status}",
@@ -222,10 +226,11 @@ _BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
 
 class _TokenAuth(requests.auth.AuthBase):
-    """`Authorization: Token <t>`, set as requests' auth so nothing else can replace it."""
+    """`Authorization: Token <t>` (or JWT/Bearer), set as requests' auth so nothing else can
+    replace it."""
 
-    def __init__(self, token: str) -> None:
-        self._value = f"Token {token}"
+    def __init__(self, scheme: str, token: str) -> None:
+        self._value = f"{scheme} {token}"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._value
