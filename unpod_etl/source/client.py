@@ -8,6 +8,7 @@ walked with offset paging and deduplicated, and transient failures are retried.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,14 +55,30 @@ class UnpodClient:
             raise ConfigError(
                 f"API URL must be http(s)://host[:port], got {mask_url(self.base_url)!r}"
             )
+        # A token read from a file keeps its newline; no token has surrounding blanks.
+        self.token = self.token.strip()
         if not self.token:
             raise ConfigError("no API token: set UNPOD_API_TOKEN or pass --token")
+        # requests would fail on every request (and we would retry it as transient): say so
+        # now. The message never quotes the token, not even in part.
+        if _BAD_HEADER_CHARS.search(self.token):
+            raise ConfigError(
+                "the API token holds characters an HTTP header cannot carry "
+                "(control characters, a line break or non-Latin-1 letters): check UNPOD_API_TOKEN"
+            )
+        self.org = self.org.strip()
+        if _BAD_HEADER_CHARS.search(self.org):
+            raise ConfigError(
+                f"the org handle {self.org!r} holds characters an HTTP header cannot carry"
+            )
         self.base_url = self.base_url.rstrip("/")
 
     # -- public API -------------------------------------------------------------------------
 
     def list_agents(self) -> list[dict[str, Any]]:
         """Published agents of the org (`GET /agents/`, no paging)."""
+        if not self.org:  # the server answers 400 without it: no need to ask
+            raise ConfigError("no org handle: set UNPOD_ORG_HANDLE or pass --org")
         body = self._get_envelope(f"{API_PREFIX}/agents/", {}, what="the agent list")
         data = body.get("data")
         if not isinstance(data, list):
@@ -99,14 +116,15 @@ class UnpodClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            # With no `auth` of its own, requests replaces our Authorization header by Basic
+            # auth from credentials in the URL (http://bob:pw@host) or from ~/.netrc, and the
+            # API refuses every page. Ours always wins; proxy credentials (HTTPS_PROXY) still
+            # go out as Proxy-Authorization, which the adapter adds apart from this.
+            session.auth = _TokenAuth(self.auth_scheme, self.token)
         return session
 
     def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"{self.auth_scheme} {self.token}",
-            "Org-Handle": self.org,
-            "Accept": "application/json",
-        }
+        return {"Org-Handle": self.org, "Accept": "application/json"}
 
     def _get_envelope(
         self, path: str, params: dict[str, Any], what: str, decode: Decoder = decode_json_object
@@ -160,6 +178,26 @@ class UnpodClient:
         if body.get("status_code") != 200:
             raise ApiError(f"{what}: status_code {body.get('status_code')}: {_message(body)}")
         return body
+
+
+# What an HTTP field value cannot hold (RFC 9110 5.5): control characters but HTAB, and
+# anything past Latin-1, which http.client cannot encode.
+_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    """`Authorization: Token <t>` (or JWT/Bearer), set as requests' auth so nothing else can
+    replace it."""
+
+    def __init__(self, scheme: str, token: str) -> None:
+        self._value = f"{scheme} {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:  # never the token
+        return "_TokenAuth(***)"
 
 
 def _message(body: dict[str, Any] | None) -> str:
