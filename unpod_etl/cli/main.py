@@ -10,13 +10,20 @@ from typing import Any
 import click
 
 from unpod_etl.cli import demo, render
+from unpod_etl.cli.db_commands import db_group
 from unpod_etl.cli.ops import report_command, schedule_command
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    handle_errors,
+    schema_option,
+    sync_options,
+)
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
-from unpod_etl.warehouse import db
+from unpod_etl.warehouse.open_existing import open_existing
 from unpod_etl.warehouse.status import load_status
 
 
@@ -39,6 +46,7 @@ def main(verbose: bool, log_format: str) -> None:
 @main.command()
 @api_options
 @database_option
+@schema_option
 @sync_options
 @handle_errors
 def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
@@ -53,32 +61,6 @@ def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) 
     sys.exit(result.exit_code)
 
 
-@main.group(name="db")
-def db_group() -> None:
-    """Schema migrations."""
-
-
-@db_group.command()
-@database_option
-@handle_errors
-def upgrade(database_url: str) -> None:
-    """Bring the schema up to date (alembic upgrade head)."""
-    engine = db.make_engine(database_url)
-    db.upgrade(engine)
-    click.echo(f"schema at revision {db.current_revision(engine)}")
-
-
-@db_group.command()
-@database_option
-@handle_errors
-def current(database_url: str) -> None:
-    """Show the schema revision of the database."""
-    engine = db.make_engine(database_url)
-    rev = db.current_revision(engine)
-    head = db.head_revision()
-    click.echo(f"{rev or '(empty database)'} (head: {head})")
-
-
 @main.command()
 @api_options
 @handle_errors
@@ -91,12 +73,13 @@ def agents(api_url: str, token: str, org: str) -> None:
 
 @main.command()
 @database_option
+@schema_option
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
-def status(database_url: str, limit: int, as_json: bool) -> None:
-    """Show the last sync runs and their per-agent results."""
-    snapshot = load_status(db.make_engine(database_url), limit)
+def status(database_url: str, schema: str, limit: int, as_json: bool) -> None:
+    """Show the last sync runs and their per-agent results (read-only)."""
+    snapshot = load_status(open_existing(database_url, schema), limit)
     if as_json:
         click.echo(json.dumps(snapshot.as_json(), indent=2))
     else:
@@ -142,5 +125,6 @@ def demo_command(database_url: str) -> None:
     click.echo(f"\ndata is in {outcome.database}")
 
 
+main.add_command(db_group, name="db")
 main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")

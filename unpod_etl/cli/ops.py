@@ -18,7 +18,13 @@ from typing import Any
 import click
 
 from unpod_etl.cli import render
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    handle_errors,
+    schema_option,
+    sync_options,
+)
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome
@@ -27,6 +33,8 @@ from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import db
+from unpod_etl.warehouse.namespace import engine_in_schema
+from unpod_etl.warehouse.open_existing import open_existing
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +74,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--run-now", is_flag=True, help="Also sync once at start, then on the schedule.")
 @api_options
 @database_option
+@schema_option
 @sync_options
 @handle_errors
 def schedule_command(
@@ -81,7 +90,7 @@ def schedule_command(
     expr = parse_cron(cron)
     # Fail at start, not at 02:00: a bad token/URL/database URL is a usage error (exit 2).
     UnpodClient(api_url, token, org)
-    db.make_engine(database_url).dispose()
+    engine_in_schema(database_url, options["schema"]).dispose()
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     config = SyncConfig(api_url, token, org, database_url, **options)
@@ -110,6 +119,7 @@ def schedule_command(
 
 @click.command(name="report")
 @database_option
+@schema_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -125,10 +135,10 @@ def schedule_command(
     help="How many UTC days, today included.",
 )
 @handle_errors
-def report_command(database_url: str, out: Path, days: int) -> None:
+def report_command(database_url: str, schema: str, out: Path, days: int) -> None:
     """Write a self-contained HTML report: calls per day and agent, outcomes, durations,
     recent sync runs."""
-    engine = db.make_engine(database_url)
+    engine = open_existing(database_url, schema)  # read-only: never creates a SQLite file
     current, head = db.current_revision(engine), db.head_revision()
     if current != head:
         raise ConfigError(

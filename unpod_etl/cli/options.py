@@ -122,3 +122,13 @@ def sync_options(fn: F) -> F:
         help="Sync this agent (repeatable). Default: every agent GET /agents/ lists.",
     )(fn)
     return fn
+
+
+# PostgreSQL only: where the tables, alembic_version and the views live (warehouse/namespace.py).
+schema_option = click.option(
+    "--schema",
+    envvar="UNPOD_ETL_SCHEMA",
+    default="public",
+    show_default=True,
+    help="PostgreSQL schema of the warehouse, created if missing [UNPOD_ETL_SCHEMA].",
+)

@@ -30,8 +30,10 @@ from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
-from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
+from unpod_etl.warehouse.db import describe_db_error
 from unpod_etl.warehouse.locks import NamedLock
+from unpod_etl.warehouse.namespace import check_schema_name, engine_in_schema
+from unpod_etl.warehouse.revisions import migrate
 
 __all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class SyncConfig:
     workers: int = 1
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
+    schema: str = "public"  # PostgreSQL schema of the warehouse (warehouse/namespace.py)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -63,6 +66,7 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        check_schema_name(self.schema)
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -78,7 +82,7 @@ class SyncRunner:
         self.client = client or UnpodClient(config.api_url, config.token, config.org)
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
-        self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        self.engine = engine or engine_in_schema(config.database_url, config.schema, pool)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
@@ -88,7 +92,7 @@ class SyncRunner:
             return self._run()
 
     def _run(self) -> RunResult:
-        upgrade(self.engine)
+        migrate(self.engine)  # refuses a schema newer than this code (exit 3)
         k, n = self.config.shard
         sqlite = self.engine.dialect.name == "sqlite"
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
