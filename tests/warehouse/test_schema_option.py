@@ -15,7 +15,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from tests.helpers import cli_env, run_sync_cli, sync_command
 from unpod_etl.cli.main import main
-from unpod_etl.warehouse.db import SCHEMA_HEAD
+from unpod_etl.core.errors import ConfigError
+from unpod_etl.pipeline.sync import SyncConfig, run_sync
+from unpod_etl.warehouse.db import SCHEMA_HEAD, make_engine
 from unpod_etl.warehouse.locks import NamedLock
 from unpod_etl.warehouse.namespace import engine_in_schema
 from unpod_etl.warehouse.schema import include_object, metadata
@@ -174,3 +176,12 @@ def test_a_bad_schema_name_is_exit_2_before_connecting(name):
     for command in (["status"], ["db", "upgrade"], ["sync", "--token", "t", "--org", "o"]):
         result = cli(*command, "--schema", name, "--database-url", url)
         one_line_error(result, 2, "bad schema name")
+
+
+def test_an_engine_scoped_elsewhere_is_refused_by_the_python_api(fake, fake_server, pg_url):
+    config = SyncConfig(fake_server.url, fake.token, fake.org, pg_url, schema="analytics")
+    engine = make_engine(pg_url)  # the default schema, not the one the config names
+    with pytest.raises(ConfigError, match="not scoped to schema 'analytics'"):
+        run_sync(config, engine=engine)
+    assert inspect(engine).get_table_names(schema="analytics") == []
+    engine.dispose()

@@ -32,7 +32,7 @@ from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
 from unpod_etl.warehouse.db import describe_db_error
 from unpod_etl.warehouse.locks import NamedLock
-from unpod_etl.warehouse.namespace import check_schema_name, engine_in_schema
+from unpod_etl.warehouse.namespace import check_schema_name, engine_in_schema, schema_of
 from unpod_etl.warehouse.revisions import migrate
 
 __all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
@@ -83,6 +83,8 @@ class SyncRunner:
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
         self.engine = engine or engine_in_schema(config.database_url, config.schema, pool)
+        if (schema_of(self.engine) or "public") != config.schema:  # would write elsewhere
+            raise ConfigError(f"the engine given is not scoped to schema {config.schema!r}")
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
