@@ -26,8 +26,9 @@ def _interactive() -> bool:
 def db_group() -> None:
     """Schema migrations: upgrade, current, history, downgrade.
 
-    Exit codes: 0 ok, 2 bad usage (unknown revision, missing SQLite file), 3 the database is
-    unreachable or stamped with a revision this unpod-etl does not know.
+    Exit codes: 0 ok, 1 a downgrade declined at its prompt, 2 bad usage (unknown revision,
+    missing SQLite file), 3 the database is unreachable or stamped with a revision this
+    unpod-etl does not know.
     """
 
 
