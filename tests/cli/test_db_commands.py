@@ -6,6 +6,10 @@ downgrade really undoes it (head -> base -> head gives the declared schema again
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, inspect, text
 
-from tests.helpers import run_sync_cli
+from tests.helpers import cli_env, run_sync_cli
 from unpod_etl.cli import db_commands
 from unpod_etl.cli.main import main
 from unpod_etl.warehouse.db import SCHEMA_HEAD, current_revision, make_engine, upgrade
@@ -263,3 +267,24 @@ def test_each_single_step_down_and_up_again_on_postgres(empty_pg_url):
     upgrade(engine)
     assert diff(engine) == []
     engine.dispose()
+
+
+def test_downgrade_on_a_real_terminal_asks_and_proceeds_on_yes(migrated_sqlite):
+    leader, follower = pty.openpty()
+    args = [sys.executable, "-m", "unpod_etl", "db", "downgrade", "0004"]
+    proc = subprocess.Popen(
+        [*args, "--database-url", migrated_sqlite],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        text=True,
+    )
+    os.close(follower)
+    os.write(leader, b"y\n")  # the terminal buffers the answer until the prompt reads it
+    out, err = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0, err
+    assert "Downgrade the schema from 0005 to 0004?" in err
+    assert out == "schema at revision 0004\n"
+    assert current_revision(make_engine(migrated_sqlite)) == "0004"
