@@ -20,6 +20,7 @@ from unpod_etl.cli.options import (
     sync_options,
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.cli.verify import verify_command
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
@@ -128,3 +129,4 @@ def demo_command(database_url: str) -> None:
 main.add_command(db_group, name="db")
 main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")
+main.add_command(verify_command, name="verify")
