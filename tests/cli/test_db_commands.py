@@ -60,8 +60,12 @@ def migrated_sqlite(sqlite_url: str) -> str:
 # -- read-only commands never create a database -------------------------------------------
 
 
+VERIFY = ["verify", "--token", "t", "--org", "o", "--api-url", "http://127.0.0.1:9"]
+
+
 @pytest.mark.parametrize(
-    "command", [["status"], ["status", "--json"], ["report"], ["db", "current"], ["db", "history"]]
+    "command",
+    [["status"], ["status", "--json"], ["report"], ["db", "current"], ["db", "history"], VERIFY],
 )
 def test_a_missing_sqlite_file_is_exit_2_and_stays_missing(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)  # report's default --out lands here, if anywhere
@@ -103,6 +107,7 @@ def test_db_upgrade_still_creates_the_database(tmp_path):
         ["db", "history"],
         ["db", "upgrade"],
         ["db", "downgrade", "0004", "--yes"],
+        VERIFY,
     ],
 )
 def test_an_unknown_revision_is_exit_3_one_line(migrated_sqlite, tmp_path, command):

@@ -84,6 +84,11 @@ def test_sync_into_a_schema_of_its_own(fake, fake_server, empty_pg_url, tmp_path
     public = cli("report", "--database-url", empty_pg_url, "--out", str(tmp_path / "p.html"))
     one_line_error(public, 2, "the database schema is at nothing")
 
+    api = ["--api-url", fake_server.url, "--token", fake.token, "--org", fake.org]
+    verify = cli("verify", *api, "--schema", "analytics", "--database-url", empty_pg_url)
+    assert verify.exit_code == 0, verify.output
+    assert verify.stdout.endswith("the warehouse agrees with the API\n")
+
     current = cli("db", "current", "--schema", "analytics", "--database-url", empty_pg_url)
     assert current.stdout == f"{SCHEMA_HEAD} (head: {SCHEMA_HEAD})\n"
     empty = cli("db", "current", "--database-url", empty_pg_url)
