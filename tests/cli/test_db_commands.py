@@ -18,12 +18,15 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, inspect, text
 
 from tests.helpers import cli_env, run_sync_cli
+from tests.warehouse.test_views import VIEWS
 from unpod_etl.cli import db_commands
 from unpod_etl.cli.main import main
 from unpod_etl.warehouse.db import SCHEMA_HEAD, current_revision, make_engine, upgrade
+from unpod_etl.warehouse.revisions import known_revisions
 from unpod_etl.warehouse.schema import include_object, metadata
 
-VIEWS = ["agent_daily", "call_facts", "stuck_tasks"]
+REVS = [r.revision for r in known_revisions()]  # oldest first
+PREV = REVS[-2]  # one step below head
 UNKNOWN = "the database schema is at revision 9999, which this unpod-etl does not know"
 
 
@@ -106,8 +109,9 @@ def test_db_upgrade_still_creates_the_database(tmp_path):
         ["db", "current"],
         ["db", "history"],
         ["db", "upgrade"],
-        ["db", "downgrade", "0004", "--yes"],
+        ["db", "downgrade", PREV, "--yes"],
         VERIFY,
+        ["check"],
     ],
 )
 def test_an_unknown_revision_is_exit_3_one_line(migrated_sqlite, tmp_path, command):
@@ -147,9 +151,11 @@ def test_history_marks_the_current_revision(migrated_sqlite):
     result = cli("db", "history", "--database-url", migrated_sqlite)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line[3:7] for line in lines[:5]] == ["0005", "0004", "0003", "0002", "0001"]
-    assert lines[0].startswith("-> 0005") and not any(x.startswith("->") for x in lines[1:])
-    assert "soft-deleted tasks" in lines[0]
+    assert [line[3:7] for line in lines[:-1]] == REVS[::-1]
+    assert lines[0].startswith(f"-> {SCHEMA_HEAD}")
+    assert not any(x.startswith("->") for x in lines[1:])
+    assert known_revisions()[-1].description in lines[0]
+    assert lines[-1] == f"database at {SCHEMA_HEAD}; -> current, . not applied"
 
 
 def test_history_json_after_a_downgrade(migrated_sqlite):
@@ -159,7 +165,7 @@ def test_history_json_after_a_downgrade(migrated_sqlite):
     doc = json.loads(result.stdout)
     assert doc["current"] == "0003" and doc["head"] == SCHEMA_HEAD
     by_rev = {r["revision"]: r for r in doc["revisions"]}
-    assert [r["revision"] for r in doc["revisions"]] == ["0005", "0004", "0003", "0002", "0001"]
+    assert [r["revision"] for r in doc["revisions"]] == REVS[::-1]
     assert [rev for rev, r in by_rev.items() if r["current"]] == ["0003"]
     assert {rev for rev, r in by_rev.items() if r["applied"]} == {"0001", "0002", "0003"}
     assert by_rev["0002"]["down_revision"] == "0001" and by_rev["0001"]["down_revision"] is None
@@ -178,30 +184,30 @@ def test_history_on_an_empty_database(tmp_path):
 
 
 def test_downgrade_without_yes_and_without_a_terminal_is_refused(migrated_sqlite):
-    result = cli("db", "downgrade", "0004", "--database-url", migrated_sqlite)
+    result = cli("db", "downgrade", PREV, "--database-url", migrated_sqlite)
     one_line_error(result, 2, "pass --yes")
     assert current_revision(make_engine(migrated_sqlite)) == SCHEMA_HEAD
 
 
 def test_downgrade_asks_and_a_no_changes_nothing(migrated_sqlite, monkeypatch):
     monkeypatch.setattr(db_commands, "_interactive", lambda: True)
-    result = cli("db", "downgrade", "0004", "--database-url", migrated_sqlite, stdin="n\n")
+    result = cli("db", "downgrade", PREV, "--database-url", migrated_sqlite, stdin="n\n")
     assert result.exit_code == 1
-    assert "Downgrade the schema from 0005 to 0004?" in result.stderr
+    assert f"Downgrade the schema from {SCHEMA_HEAD} to {PREV}?" in result.stderr
     assert "downgrade cancelled: nothing changed" in result.stderr
     engine = make_engine(migrated_sqlite)
     assert current_revision(engine) == SCHEMA_HEAD
-    assert "deleted_at" in {c["name"] for c in inspect(engine).get_columns("tasks")}
+    assert diff(engine) == []
 
 
 def test_downgrade_asks_and_a_yes_downgrades(migrated_sqlite, monkeypatch):
     monkeypatch.setattr(db_commands, "_interactive", lambda: True)
-    result = cli("db", "downgrade", "0004", "--database-url", migrated_sqlite, stdin="y\n")
+    result = cli("db", "downgrade", PREV, "--database-url", migrated_sqlite, stdin="y\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith("schema at revision 0004\n")
+    assert result.stdout.endswith(f"schema at revision {PREV}\n")
     engine = make_engine(migrated_sqlite)
-    assert current_revision(engine) == "0004"
-    assert "deleted_at" not in {c["name"] for c in inspect(engine).get_columns("tasks")}
+    assert current_revision(engine) == PREV
+    assert diff(engine) != []  # what head added is gone
 
 
 @pytest.mark.parametrize(
@@ -216,8 +222,8 @@ def test_downgrade_to_an_unknown_revision_is_exit_2(migrated_sqlite, target, wor
 
 def test_downgrade_to_a_newer_revision_is_exit_2(migrated_sqlite):
     assert cli("db", "downgrade", "0002", "--yes", "--database-url", migrated_sqlite).exit_code == 0
-    result = cli("db", "downgrade", "0004", "--yes", "--database-url", migrated_sqlite)
-    one_line_error(result, 2, "revision 0004 is newer than the database's 0002")
+    result = cli("db", "downgrade", PREV, "--yes", "--database-url", migrated_sqlite)
+    one_line_error(result, 2, f"revision {PREV} is newer than the database's 0002")
 
 
 def test_downgrade_to_the_current_revision_changes_nothing(migrated_sqlite):
@@ -265,7 +271,7 @@ def test_every_downgrade_works_head_base_head_on_sqlite(fake, fake_server, migra
 def test_each_single_step_down_and_up_again_on_postgres(empty_pg_url):
     engine = make_engine(empty_pg_url)
     upgrade(engine)
-    for target in ("0004", "0003", "0002", "0001"):
+    for target in REVS[-2::-1]:
         result = cli("db", "downgrade", target, "--yes", "--database-url", empty_pg_url)
         assert result.exit_code == 0, result.output
         assert current_revision(engine) == target
@@ -276,7 +282,7 @@ def test_each_single_step_down_and_up_again_on_postgres(empty_pg_url):
 
 def test_downgrade_on_a_real_terminal_asks_and_proceeds_on_yes(migrated_sqlite):
     leader, follower = pty.openpty()
-    args = [sys.executable, "-m", "unpod_etl", "db", "downgrade", "0004"]
+    args = [sys.executable, "-m", "unpod_etl", "db", "downgrade", PREV]
     proc = subprocess.Popen(
         [*args, "--database-url", migrated_sqlite],
         stdin=follower,
@@ -290,6 +296,6 @@ def test_downgrade_on_a_real_terminal_asks_and_proceeds_on_yes(migrated_sqlite):
     out, err = proc.communicate(timeout=120)
     os.close(leader)
     assert proc.returncode == 0, err
-    assert "Downgrade the schema from 0005 to 0004?" in err
-    assert out == "schema at revision 0004\n"
-    assert current_revision(make_engine(migrated_sqlite)) == "0004"
+    assert f"Downgrade the schema from {SCHEMA_HEAD} to {PREV}?" in err
+    assert out == f"schema at revision {PREV}\n"
+    assert current_revision(make_engine(migrated_sqlite)) == PREV

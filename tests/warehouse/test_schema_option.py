@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, inspect, text
 
 from tests.helpers import cli_env, run_sync_cli, sync_command
+from tests.warehouse.test_views import VIEWS
 from unpod_etl.cli.main import main
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.pipeline.sync import SyncConfig, run_sync
@@ -22,7 +23,6 @@ from unpod_etl.warehouse.locks import NamedLock
 from unpod_etl.warehouse.namespace import engine_in_schema
 from unpod_etl.warehouse.schema import include_object, metadata
 
-VIEWS = ["agent_daily", "call_facts", "stuck_tasks"]
 TABLES = {*metadata.tables, "alembic_version"}
 
 
@@ -83,6 +83,11 @@ def test_sync_into_a_schema_of_its_own(fake, fake_server, empty_pg_url, tmp_path
     assert f'<td class="n">{stored}</td>' in out.read_text(encoding="utf-8")
     public = cli("report", "--database-url", empty_pg_url, "--out", str(tmp_path / "p.html"))
     one_line_error(public, 2, "the database schema is at nothing")
+
+    health = cli("check", "--json", "--schema", "analytics", "--database-url", empty_pg_url)
+    assert health.exit_code in (0, 1), health.output  # judged, not "no unpod-etl tables"
+    assert json.loads(health.stdout)["last_success"] is not None
+    one_line_error(cli("check", "--database-url", empty_pg_url), 2, "no unpod-etl tables")
 
     api = ["--api-url", fake_server.url, "--token", fake.token, "--org", fake.org]
     verify = cli("verify", *api, "--schema", "analytics", "--database-url", empty_pg_url)

@@ -25,6 +25,9 @@ from unpod_etl.warehouse.open_existing import open_existing
 from unpod_etl.warehouse.rejects import open_rejections, record_key
 
 log = logging.getLogger(__name__)
+# Verdicts a rejection explains: a document that cannot be normalized, or one the sync kept
+# out because its call_id is another task's call.
+KEPT_ASIDE = (Verdict.UNREADABLE, Verdict.MISSING)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def _compare_agent(
                     seen.add(doc.task_id)
                 known = stored.get(doc.task_id) if doc.task_id is not None else None
                 verdict = judge(handle, doc.value, doc_raw_fingerprint(doc), known)
-                if verdict is Verdict.UNREADABLE and record_key(doc.value)[0] in kept_aside:
+                if verdict in KEPT_ASIDE and record_key(doc.value)[0] in kept_aside:
                     verdict = Verdict.REJECTED
                 comparison.add(verdict, doc.task_id)
     except AbortError:
