@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli.options import api_options, database_option, handle_errors
+from unpod_etl.cli.options import api_options, database_option, handle_errors, schema_option
 from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.core.health import findings, parse_duration
@@ -37,6 +37,7 @@ class DurationParam(click.ParamType):
 
 @click.command(name="check")
 @database_option
+@schema_option
 @api_options
 @click.option(
     "--verify",
@@ -63,6 +64,7 @@ class DurationParam(click.ParamType):
 @handle_errors
 def check_command(
     database_url: str,
+    schema: str,
     api_url: str,
     token: str,
     org: str,
@@ -77,16 +79,17 @@ def check_command(
     the last success, unresolved rejected records above --max-rejected, and with --verify
     every agent whose tasks in the warehouse differ from the API's."""
     now = clock.now()
-    engine = open_for_reading(database_url)
+    engine = open_for_reading(database_url, schema)
     try:
         facts = health_facts(engine, active_since=now - max_age)
     finally:
         engine.dispose()
     found = findings(facts, now, max_age, max_rejected)
     if with_verify:
-        found += run_verify(
-            VerifyConfig(api_url, token, org, database_url, auth_scheme=auth_scheme)
-        ).findings()
+        config = VerifyConfig(
+            api_url, token, org, database_url, auth_scheme=auth_scheme, schema=schema
+        )
+        found += run_verify(config).findings()
     if as_json:
         doc = {
             "healthy": not found,

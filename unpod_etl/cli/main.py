@@ -16,6 +16,7 @@ from unpod_etl.cli.options import (
     database_option,
     handle_errors,
     monitor_options,
+    schema_option,
     sync_options,
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
@@ -35,6 +36,10 @@ LAZY_COMMANDS = {
     "verify": (
         "unpod_etl.cli.verify:verify_command",
         "Walk the API read only and compare it with the warehouse, per agent.",
+    ),
+    "db": (
+        "unpod_etl.cli.db_commands:db_group",
+        "Schema migrations: upgrade, current, history, downgrade.",
     ),
     "check": (
         "unpod_etl.cli.check:check_command",
@@ -65,6 +70,7 @@ def main(verbose: bool, log_format: str) -> None:
 @main.command()
 @api_options
 @database_option
+@schema_option
 @sync_options
 @monitor_options
 @handle_errors
@@ -98,36 +104,6 @@ def sync(
     sys.exit(result.exit_code)
 
 
-@main.group(name="db")
-def db_group() -> None:
-    """Schema migrations."""
-
-
-@db_group.command()
-@database_option
-@handle_errors
-def upgrade(database_url: str) -> None:
-    """Bring the schema up to date (alembic upgrade head)."""
-    from unpod_etl.warehouse import db
-
-    engine = db.make_engine(database_url)
-    db.upgrade(engine)
-    click.echo(f"schema at revision {db.current_revision(engine)}")
-
-
-@db_group.command()
-@database_option
-@handle_errors
-def current(database_url: str) -> None:
-    """Show the schema revision of the database."""
-    from unpod_etl.warehouse import db
-
-    engine = db.make_engine(database_url)
-    rev = db.current_revision(engine)
-    head = db.head_revision()
-    click.echo(f"{rev or '(empty database)'} (head: {head})")
-
-
 @main.command()
 @api_options
 @handle_errors
@@ -143,18 +119,19 @@ def agents(api_url: str, token: str, org: str, auth_scheme: str) -> None:
 
 @main.command()
 @database_option
+@schema_option
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
-def status(database_url: str, limit: int, as_json: bool) -> None:
-    """Show the last sync runs and their per-agent results."""
+def status(database_url: str, schema: str, limit: int, as_json: bool) -> None:
+    """Show the last sync runs and their per-agent results (read-only)."""
     import json
 
     from unpod_etl.cli import render
-    from unpod_etl.warehouse import db
+    from unpod_etl.warehouse.open_existing import open_existing
     from unpod_etl.warehouse.status import load_status
 
-    snapshot = load_status(db.make_engine(database_url), limit)
+    snapshot = load_status(open_existing(database_url, schema), limit)
     if as_json:
         click.echo(json.dumps(snapshot.as_json(), indent=2))
     else:

@@ -23,6 +23,7 @@ from unpod_etl.cli.options import (
     database_option,
     handle_errors,
     monitor_options,
+    schema_option,
     sync_options,
 )
 from unpod_etl.cli.paths import writable_file, write_text
@@ -35,6 +36,8 @@ from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import db
+from unpod_etl.warehouse.namespace import engine_in_schema
+from unpod_etl.warehouse.open_existing import open_existing
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--run-now", is_flag=True, help="Also sync once at start, then on the schedule.")
 @api_options
 @database_option
+@schema_option
 @sync_options
 @monitor_options
 @handle_errors
@@ -95,7 +99,7 @@ def schedule_command(
     # Fail at start, not at 02:00: a bad handle/org/token/URL/database URL is exit 2.
     config = SyncConfig(api_url, token, org, database_url, **options)
     UnpodClient(api_url, token, org)
-    db.make_engine(database_url).dispose()
+    engine_in_schema(database_url, options["schema"]).dispose()
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     stop = threading.Event()
@@ -126,6 +130,7 @@ def schedule_command(
 
 @click.command(name="report")
 @database_option
+@schema_option
 @click.option(
     "--out",
     # A plain str: click.Path turns '' into '.', and its checks' error is four lines long.
@@ -141,11 +146,11 @@ def schedule_command(
     help="How many UTC days, today included.",
 )
 @handle_errors
-def report_command(database_url: str, out: str, days: int) -> None:
+def report_command(database_url: str, schema: str, out: str, days: int) -> None:
     """Write a self-contained HTML report: calls per day and agent, outcomes, durations,
     recent sync runs."""
     target: Path = writable_file(out)  # before the warehouse is read: a bad path is exit 2 at once
-    engine = db.make_engine(database_url)
+    engine = open_existing(database_url, schema)  # read-only: never creates a SQLite file
     current, head = db.current_revision(engine), db.head_revision()
     if current != head:
         raise ConfigError(

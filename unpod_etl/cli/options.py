@@ -185,3 +185,13 @@ def monitor_options(fn: F) -> F:
         "[UNPOD_ETL_METRICS_FILE].",
     )(fn)
     return fn
+
+
+# PostgreSQL only: where the tables, alembic_version and the views live (warehouse/namespace.py).
+schema_option = click.option(
+    "--schema",
+    envvar="UNPOD_ETL_SCHEMA",
+    default="public",
+    show_default=True,
+    help="PostgreSQL schema of the warehouse, created if missing [UNPOD_ETL_SCHEMA].",
+)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from unpod_etl.cli import render
-from unpod_etl.cli.options import api_options, database_option, handle_errors
+from unpod_etl.cli.options import api_options, database_option, handle_errors, schema_option
 from unpod_etl.pipeline.verify import VerifyConfig, run_verify
 
 COLUMNS = (
@@ -27,6 +27,7 @@ COLUMNS = (
 @click.command(name="verify")
 @api_options
 @database_option
+@schema_option
 @click.option(
     "--agent",
     "agents",
@@ -43,6 +44,7 @@ def verify_command(
     org: str,
     auth_scheme: str,
     database_url: str,
+    schema: str,
     agents: tuple[str, ...],
     page_size: int,
     as_json: bool,
@@ -53,7 +55,7 @@ def verify_command(
     end), 2 on bad usage, 3 when the token is refused or the database is unreachable.
     Nothing is written. Run it after an incident, or from monitoring.
     """
-    config = VerifyConfig(api_url, token, org, database_url, agents, page_size, auth_scheme)
+    config = VerifyConfig(api_url, token, org, database_url, agents, page_size, auth_scheme, schema)
     result = run_verify(config)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

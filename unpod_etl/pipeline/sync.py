@@ -33,8 +33,10 @@ from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
-from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
+from unpod_etl.warehouse.db import describe_db_error
 from unpod_etl.warehouse.locks import NamedLock
+from unpod_etl.warehouse.namespace import check_schema_name, engine_in_schema, schema_of
+from unpod_etl.warehouse.revisions import migrate
 
 __all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class SyncConfig:
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
     auth_scheme: str = DEFAULT_AUTH_SCHEME  # Authorization: <scheme> <token>; Token, JWT, Bearer
+    schema: str = "public"  # PostgreSQL schema of the warehouse (warehouse/namespace.py)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -74,6 +77,7 @@ class SyncConfig:
         if scheme is None:
             raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
         object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
+        check_schema_name(self.schema)
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -91,7 +95,9 @@ class SyncRunner:
         )
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
-        self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        self.engine = engine or engine_in_schema(config.database_url, config.schema, pool)
+        if (schema_of(self.engine) or "public") != config.schema:  # would write elsewhere
+            raise ConfigError(f"the engine given is not scoped to schema {config.schema!r}")
         # After the URLs' checks, before any request or write: the server would answer 400.
         if not config.org and not config.agents:
             raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
@@ -105,7 +111,7 @@ class SyncRunner:
             return self._run()
 
     def _run(self) -> RunResult:
-        upgrade(self.engine)
+        migrate(self.engine)  # refuses a schema newer than this code (exit 3)
         k, n = self.config.shard
         sqlite = self.engine.dialect.name == "sqlite"
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"

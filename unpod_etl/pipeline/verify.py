@@ -23,12 +23,8 @@ from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.source.walk import WalkReport
 from unpod_etl.warehouse import verify_reads
-from unpod_etl.warehouse.db import (
-    SCHEMA_HEAD,
-    current_revision,
-    describe_db_error,
-    make_engine,
-)
+from unpod_etl.warehouse.db import SCHEMA_HEAD, current_revision, describe_db_error
+from unpod_etl.warehouse.open_existing import open_existing
 from unpod_etl.warehouse.rejects import open_rejections, record_key
 
 log = logging.getLogger(__name__)
@@ -46,6 +42,7 @@ class VerifyConfig:
     agents: tuple[str, ...] = ()  # empty: every listed agent, and every stored one
     page_size: int = 100
     auth_scheme: str = DEFAULT_AUTH_SCHEME
+    schema: str = "public"  # PostgreSQL schema of the warehouse (warehouse/namespace.py)
 
     def __post_init__(self) -> None:
         for handle in self.agents:  # as a sync's: a bad handle is exit 2 before any request
@@ -95,7 +92,8 @@ def run_verify(
     if not config.org and not config.agents:
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     own_engine = engine is None
-    engine = engine or make_engine(config.database_url)
+    # read only: a missing SQLite file is exit 2 (never created), an unknown revision exit 3
+    engine = engine or open_existing(config.database_url, config.schema)
     try:
         revision = current_revision(engine)
         if revision != SCHEMA_HEAD:

@@ -17,19 +17,20 @@ from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.core.health import DiedRun, HealthFacts
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.warehouse import liveness
-from unpod_etl.warehouse.db import describe_db_error, make_engine, normalize_url
+from unpod_etl.warehouse.db import describe_db_error, normalize_url
+from unpod_etl.warehouse.open_existing import open_existing
 from unpod_etl.warehouse.schema import agents, rejected_records, sync_agent_results, sync_runs
 
 NO_TABLES = "no unpod-etl tables in this database: run `unpod-etl sync` first"
 
 
-def open_for_reading(database_url: str) -> Engine:
+def open_for_reading(database_url: str, schema: str = "public") -> Engine:
     """An engine on an existing warehouse (ConfigError if there is none, AbortError if down)."""
     url = make_url(normalize_url(database_url))
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if on_disk and not Path(str(url.database)).is_file():  # connecting would create the file
         raise ConfigError(f"no SQLite warehouse at {url.database}")
-    engine = make_engine(database_url)
+    engine = open_existing(database_url, schema)  # an unknown schema revision: exit 3
     try:
         if not inspect(engine).has_table("sync_runs"):
             engine.dispose()

@@ -16,6 +16,8 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, text
 
+from unpod_etl.warehouse.scope import schema_of
+
 
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for pg_*_advisory_lock."""
@@ -28,7 +30,10 @@ class NamedLock:
 
     def __init__(self, engine: Engine, name: str) -> None:
         self.engine = engine
-        self.name = name
+        # Advisory locks are per database: two warehouses in two schemas of one database
+        # (--schema) must not block each other's syncs nor see each other's runs alive.
+        schema = schema_of(engine)
+        self.name = name if schema is None else f"{schema}/{name}"
         self._conn: Connection | None = None
         self._file: IO[Any] | None = None
 
