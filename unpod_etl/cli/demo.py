@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from unpod_etl.core import clock
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.results import RunResult
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
@@ -21,7 +21,7 @@ class DemoOutcome:
 
 def run_demo(database_url: str, agents: int = 4, tasks_per_agent: int = 40) -> DemoOutcome:
     # Data that ends today, so date filters in the example queries find something.
-    newest = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    newest = clock.naive_utc_now()
     fake = FakeUnpod(agents=agents, tasks_per_agent=tasks_per_agent, seed=1, newest=newest)
     with FakeServer(fake) as server:
         config = SyncConfig(server.url, fake.token, fake.org, database_url, page_size=25)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from unpod_etl.cli import demo, render
+from unpod_etl.cli import demo, interrupts, render
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.core import clock
 from unpod_etl.core.outcomes import RunOutcome
+from unpod_etl.pipeline.interrupts import StopToken
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import db
@@ -42,15 +43,19 @@ def main(verbose: bool, log_format: str) -> None:
 @sync_options
 @handle_errors
 def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
-    """Fetch every agent's tasks and write what changed."""
+    """Fetch every agent's tasks and write what changed.
+
+    SIGINT or SIGTERM stops it cleanly: the run is recorded as interrupted (exit 130/143)."""
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
-    with page_progress(sys.stderr.isatty()) as on_page:
+    runner.stop = StopToken()
+    stopping = interrupts.stopping_handler(runner.stop)
+    with interrupts.handling(stopping), page_progress(sys.stderr.isatty()) as on_page:
         runner.on_page = on_page
         result = runner.run()
     click.echo(render.run_summary(result))
-    if result.outcome is RunOutcome.ABORTED:
-        click.echo(f"aborted: {result.error}", err=True)
-    sys.exit(result.exit_code)
+    if result.outcome in (RunOutcome.ABORTED, RunOutcome.INTERRUPTED):
+        click.echo(f"{result.outcome}: {result.error}", err=True)
+    interrupts.exit_with(result.exit_code)
 
 
 @main.group(name="db")
@@ -126,7 +131,7 @@ def fake_api(
     """Serve the built-in fake Unpod API until interrupted."""
     from unpod_etl.fakeapi.server import serve
 
-    newest = None if fixed_dates else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    newest = None if fixed_dates else clock.naive_utc_now()
     serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
 
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli import render
+from unpod_etl.cli import interrupts, render
 from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
-from unpod_etl.core.outcomes import RunOutcome
+from unpod_etl.core.outcomes import RunOutcome, interrupted_exit_code
+from unpod_etl.pipeline.interrupts import StopToken
 from unpod_etl.pipeline.schedule import parse_cron, run_schedule
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
@@ -34,25 +35,25 @@ DEFAULT_SCHEDULE = "0 2 * * *"
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> Iterator[None]:
     """SIGTERM/SIGINT: the first lets the current run finish then stops; a second one
-    interrupts the run (KeyboardInterrupt). Handlers are restored on exit."""
+    interrupts the run through `token` (recorded as interrupted, like `sync` on a signal).
+    Handlers are restored on exit."""
+    token = token or StopToken()
+    interrupt = interrupts.stopping_handler(token)
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
-            raise KeyboardInterrupt
+            interrupt(signum, frame)
+            return
         log.warning(
             "%s received: stopping after the current run (send it again to interrupt)",
             signal.Signals(signum).name,
         )
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with interrupts.handling(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command(name="schedule")
@@ -85,11 +86,12 @@ def schedule_command(
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     config = SyncConfig(api_url, token, org, database_url, **options)
-    stop = threading.Event()
+    stop, interrupt = threading.Event(), StopToken()
 
     def job() -> int:
         try:
             runner = SyncRunner(config)
+            runner.stop = interrupt  # set by a second signal only
             try:
                 with page_progress(sys.stderr.isatty()) as on_page:
                     runner.on_page = on_page
@@ -104,8 +106,10 @@ def schedule_command(
             log.error("sync aborted: %s", result.error)
         return result.exit_code
 
-    with stop_on_signals(stop):
+    with stop_on_signals(stop, interrupt):
         run_schedule(expr, job, stop=stop, run_now=run_now)
+    if interrupt.is_set():  # a second signal interrupted a run: say so as `sync` would
+        interrupts.exit_with(interrupted_exit_code(interrupt.signum))
 
 
 @click.command(name="report")

@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from unpod_etl.core.clock import now as utcnow
 from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
+from unpod_etl.pipeline.interrupts import Interrupted, StopToken
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import deletions, load, rejects
+from unpod_etl.warehouse import deletions, load, rejects, run_counts
 
 log = logging.getLogger(__name__)
 
 Markers = dict[str, load.StoredMarker]
 DbRunner = Callable[[Callable[[Connection], Any]], Any]
 ProgressHook = Callable[[AgentResult, TaskPage], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Pages with nothing to write cost no transaction; their counts are written with the next
+# page that writes, or after this many seconds, so `status` follows a long no-change walk.
+COUNTS_FLUSH_SECONDS = 5.0
+# AgentResult's fields that a page adds to (see _absorb).
+PAGE_FIELDS = ("pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed")
 
 
 def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
@@ -55,6 +58,7 @@ class AgentSync:
         page_size: int,
         on_page: ProgressHook | None = None,
         max_delete_fraction: float = 0.2,
+        stop: StopToken | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -62,18 +66,29 @@ class AgentSync:
         self.walk = WalkReport()  # how the walk ended (complete or not), once run() returns
         self.seen_ids: set[str] = set()  # every task id the walk yielded, for deletions
         self.max_delete_fraction = max_delete_fraction
+        self.stop = stop or StopToken()
+        self._written: dict[str, int] = {}  # the counters the database holds for this agent
+        self._written_at = time.monotonic()
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
         stored, rejected = self.db(self._start)
         try:
-            for page in self.client.iter_task_pages(handle, self.page_size, self.walk):
+            pages = iter(self.client.iter_task_pages(handle, self.page_size, self.walk))
+            while True:
+                with self.stop.abandonable():  # a stop abandons the page being fetched
+                    page = next(pages, None)
+                if page is None:
+                    break
                 self._write_page(page, stored, rejected)
                 if self.on_page:
                     self.on_page(res, page)
-            res.outcome = AgentOutcome.OK
             if self.walk.complete:  # only a complete walk stands for the whole list
-                self.db(self._settle_deletions)
+                with self.stop.writing():
+                    self.db(self._settle_deletions)
+            res.outcome = AgentOutcome.OK
+        except Interrupted:
+            res.outcome, res.error = AgentOutcome.INTERRUPTED, "the run was interrupted"
         except AbortError:
             res.outcome, res.error = AgentOutcome.FAILED, "run aborted"
             self._record_end()
@@ -107,15 +122,28 @@ class AgentSync:
 
     def _record_end(self) -> None:
         res = self.result
-        values = {**res.counters(), "outcome": res.outcome, "error": res.error}
-        self.db(
-            lambda c: load.update_agent(
-                c, self.run_id, res.handle, {**values, "finished_at": utcnow()}
-            )
-        )
+        counters = res.counters()
+        values = {"outcome": res.outcome, "error": res.error, "finished_at": utcnow()}
+
+        def end(conn: Connection) -> None:
+            run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
+            load.update_agent(conn, self.run_id, res.handle, values)
+
+        self.db(end)
+        self._written = counters
+
+    def interrupt(self) -> None:
+        """Record the agent as interrupted, on behalf of a worker left in a network read
+        (the caller waited for the writes under way: the counters are those that landed)."""
+        if self.result.outcome is AgentOutcome.RUNNING:
+            self.result.outcome = AgentOutcome.INTERRUPTED
+            self.result.error = "the run was interrupted"
+            self._record_end()
 
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
-        res = self.result
+        # The page counts into a result of its own, added to the agent's once committed:
+        # the agent's counters are always those of what landed.
+        agent, res = self.result, AgentResult(self.result.handle)
         writes = PageChanges()
         for doc in page.tasks:
             res.seen += 1
@@ -140,22 +168,29 @@ class AgentSync:
                 writes.add(decision, item)
             res.count(decision.action)
         res.pages += 1
-        if not writes:
+        counters = _sum(agent.counters(), res.counters())
+        if not writes and time.monotonic() - self._written_at < COUNTS_FLUSH_SECONDS:
+            self.stop.check()
+            _absorb(agent, res)
             return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
 
         def write(conn: Connection) -> None:
-            load.set_raw_fingerprints(conn, writes.raw_moved)
-            load.write_tasks(conn, writes.tasks, self.run_id, now)
-            for doc, reason in writes.rejected:
-                key = rejects.save_rejection(
-                    conn, res.handle, doc, reason, page.number, self.run_id, now
-                )
-                rejected.add(key)
-            rejects.resolve_rejections(conn, res.handle, writes.healed, now)
-            load.update_agent(conn, self.run_id, res.handle, res.counters())
+            if writes:  # else only the counters are due (COUNTS_FLUSH_SECONDS)
+                load.set_raw_fingerprints(conn, writes.raw_moved)
+                load.write_tasks(conn, writes.tasks, self.run_id, now)
+                for doc, reason in writes.rejected:
+                    key = rejects.save_rejection(
+                        conn, res.handle, doc, reason, page.number, self.run_id, now
+                    )
+                    rejected.add(key)
+                rejects.resolve_rejections(conn, res.handle, writes.healed, now)
+            run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
 
-        self.db(write)
+        with self.stop.writing():  # refused once a stop is requested: the page is dropped
+            self.db(write)
+            _absorb(agent, res)
+            self._written, self._written_at = counters, time.monotonic()
         # Only once committed does the stored state move on.
         for item in writes.tasks:
             row = item.task
@@ -163,3 +198,12 @@ class AgentSync:
                 row["last_status_change"], row["fingerprint"], row["raw_fingerprint"]
             )
         rejected.difference_update(writes.healed)
+
+
+def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, int]:
+    return {name: a[name] + b[name] for name in a}
+
+
+def _absorb(into: AgentResult, page: AgentResult) -> None:
+    for name in PAGE_FIELDS:
+        setattr(into, name, getattr(into, name) + getattr(page, name))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from croniter import croniter
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,6 @@ log = logging.getLogger(__name__)
 # Sleep in naps of at most this long, so a wall-clock jump (NTP, a suspended laptop) is
 # noticed within a minute instead of after one long sleep computed from the old clock.
 MAX_NAP_SECONDS = 60.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_cron(cron: str) -> str:
@@ -59,7 +56,7 @@ def run_schedule(
     job: Callable[[], int],
     *,
     stop: threading.Event,
-    now: Callable[[], datetime] = utcnow,
+    now: Callable[[], datetime] = clock.now,
     sleep: Callable[[float], object] | None = None,
     run_now: bool = False,
 ) -> None:

@@ -22,11 +22,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from unpod_etl.core.clock import now as utcnow
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
-from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
+from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook
+from unpod_etl.pipeline.interrupts import Interrupted, StopToken
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
@@ -82,6 +84,10 @@ class SyncRunner:
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
+        # The CLI hands in the token its signal handlers set; nobody sets this default one.
+        self.stop = StopToken()
+        self._jobs: dict[str, AgentSync] = {}  # the agents started, for an interrupted end
+        self._results: dict[str, AgentResult] = {}  # every agent's result, by handle
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -126,17 +132,21 @@ class SyncRunner:
         return int(run_id), run_lock
 
     def _run_agents(self, result: RunResult) -> None:
+        handles: list[str] = []
         try:
-            handles = self._agent_handles()
-            if self.config.workers == 1:
-                result.agents.extend(self._sync_agent(result, h) for h in handles)
-            else:
-                with ThreadPoolExecutor(self.config.workers, "agent") as pool:
-                    result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
-            failed = any(a.outcome is AgentOutcome.FAILED for a in result.agents)
-            result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
+            with self.stop.abandonable():  # listing the agents is a request too
+                handles = self._agent_handles()
+            self._sync_agents(result, handles)
+            failed = any(a.outcome is AgentOutcome.FAILED for a in self._results.values())
+            result.outcome = PARTIAL_OR_OK[failed]
+            if self.stop.is_set():
+                raise Interrupted
         except AbortError as exc:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
+        except Interrupted:
+            result.outcome, result.signal = RunOutcome.INTERRUPTED, self.stop.signum
+            result.error = "interrupted: stopped before the run's end"
+        result.agents.extend(self._results[h] for h in handles if h in self._results)
         values = {
             **result.totals(),
             "finished_at": utcnow(),
@@ -147,6 +157,27 @@ class SyncRunner:
             self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
         except AbortError:
             log.error("could not record the end of run %s", result.run_id)
+
+    def _sync_agents(self, result: RunResult, handles: list[str]) -> None:
+        if self.config.workers == 1:
+            for handle in handles:
+                self._sync_agent(result, handle)
+                self.stop.check()
+            return
+        pool = ThreadPoolExecutor(self.config.workers, "agent")
+        try:
+            with self.stop.abandonable():  # a signal leaves the wait at once
+                list(pool.map(lambda h: self._sync_agent(result, h), handles))
+        except Interrupted:
+            # Workers stop between pages; one in a network read is left to it: the pages
+            # being written commit, then the agents still marked running are recorded.
+            pool.shutdown(wait=False, cancel_futures=True)
+            if not self.stop.wait_idle():
+                log.warning("page writes still under way; recording the interrupted run")
+            for job in list(self._jobs.values()):
+                job.interrupt()
+            raise
+        pool.shutdown()
 
     def _agent_handles(self) -> list[str]:
         now = utcnow()
@@ -170,13 +201,20 @@ class SyncRunner:
         self._db(lambda c: load.upsert_agents(c, rows, now, published=True))
         return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
 
-    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
+    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult | None:
+        """The agent's result, also kept in self._results; None when a stop came first."""
+        if self.stop.is_set():
+            return None  # never started: no row, not counted
         if self._aborting.is_set():  # queued behind an agent that aborted the run
-            return AgentResult(handle, outcome=AgentOutcome.FAILED, error="run aborted")
+            res = AgentResult(handle, outcome=AgentOutcome.FAILED, error="run aborted")
+            self._results[handle] = res
+            return res
         lock = NamedLock(self.engine, f"agent:{handle}")
         if self.engine.dialect.name != "sqlite" and not self._try(lock):
             log.warning("agent %s is being synced by another worker; skipped", handle)
-            return AgentResult(handle, AgentOutcome.SKIPPED, error="another worker holds it")
+            res = AgentResult(handle, AgentOutcome.SKIPPED, error="another worker holds it")
+            self._results[handle] = res
+            return res
         try:
             job = AgentSync(
                 self.client,
@@ -186,7 +224,9 @@ class SyncRunner:
                 self.config.page_size,
                 self._progress,
                 max_delete_fraction=self.config.max_delete_fraction,
+                stop=self.stop,
             )
+            self._jobs[handle], self._results[handle] = job, job.result
             return job.run()
         except AbortError:
             self._aborting.set()  # workers still queued must not start their agents
@@ -223,6 +263,9 @@ class SyncRunner:
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise AbortError(f"database error: {describe_db_error(exc)}") from None
+
+
+PARTIAL_OR_OK = {True: RunOutcome.PARTIAL, False: RunOutcome.OK}
 
 
 @contextmanager
