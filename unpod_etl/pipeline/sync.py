@@ -11,6 +11,7 @@ import gc
 import hashlib
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -145,7 +146,9 @@ class SyncRunner:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
         except Interrupted:
             result.outcome, result.signal = RunOutcome.INTERRUPTED, self.stop.signum
-            result.error = "interrupted: stopped before the run's end"
+            result.error = (
+                f"stopped by {_signal_name(self.stop.signum)}; the pages written are kept"
+            )
         result.agents.extend(self._results[h] for h in handles if h in self._results)
         values = {
             **result.totals(),
@@ -263,6 +266,10 @@ class SyncRunner:
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise AbortError(f"database error: {describe_db_error(exc)}") from None
+
+
+def _signal_name(signum: int | None) -> str:
+    return signal.Signals(signum).name if signum else "a stop request"
 
 
 PARTIAL_OR_OK = {True: RunOutcome.PARTIAL, False: RunOutcome.OK}
