@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,8 @@ class AgentSync:
         self.stop = stop or StopToken()
         self._written: dict[str, int] = {}  # the counters the database holds for this agent
         self._written_at = time.monotonic()
+        # The end is recorded once, by the worker or, if it is stuck in a read, by interrupt().
+        self._end_lock, self._ended = threading.Lock(), False
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -122,23 +125,29 @@ class AgentSync:
 
     def _record_end(self) -> None:
         res = self.result
-        counters = res.counters()
-        values = {"outcome": res.outcome, "error": res.error, "finished_at": utcnow()}
+        with self._end_lock:
+            if self._ended:
+                return
+            counters = res.counters()
+            values = {"outcome": res.outcome, "error": res.error, "finished_at": utcnow()}
 
-        def end(conn: Connection) -> None:
-            run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
-            load.update_agent(conn, self.run_id, res.handle, values)
+            def end(conn: Connection) -> None:
+                run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
+                load.update_agent(conn, self.run_id, res.handle, values)
 
-        self.db(end)
-        self._written = counters
+            self._ended = True  # even if the write fails: the run's end says what it can
+            self.db(end)
+            self._written = counters
 
     def interrupt(self) -> None:
         """Record the agent as interrupted, on behalf of a worker left in a network read
         (the caller waited for the writes under way: the counters are those that landed)."""
-        if self.result.outcome is AgentOutcome.RUNNING:
+        with self._end_lock:
+            if self._ended or self.result.outcome is not AgentOutcome.RUNNING:
+                return
             self.result.outcome = AgentOutcome.INTERRUPTED
             self.result.error = "the run was interrupted"
-            self._record_end()
+        self._record_end()
 
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
         # The page counts into a result of its own, added to the agent's once committed:

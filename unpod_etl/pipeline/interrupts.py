@@ -16,9 +16,15 @@ their network reads (the CLI then exits without joining them).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long an interrupted run waits for the pages being written to commit before it records
 # the run anyway; a page write takes well under a second.
@@ -98,3 +104,35 @@ class StopToken:
         was requested. False if some were still running after `timeout` seconds."""
         with self._cond:
             return self._cond.wait_for(lambda: self._writes == 0, timeout)
+
+
+def run_all(
+    fn: Callable[[T], Any],
+    items: Sequence[T],
+    workers: int,
+    stop: StopToken,
+    on_interrupt: Callable[[], None],
+) -> None:
+    """Call fn on every item, `workers` at a time, until a stop is requested (Interrupted).
+
+    With one worker the calls run in this thread, stopping between items. With more, the
+    calling thread only waits, abandonably: on a stop it waits for the page writes under
+    way, calls `on_interrupt` (record what the workers could not) and raises, leaving the
+    workers still in a network read behind.
+    """
+    if workers == 1:
+        for item in items:
+            fn(item)
+            stop.check()
+        return
+    pool = ThreadPoolExecutor(workers, "agent")
+    try:
+        with stop.abandonable():  # a signal leaves the wait at once
+            list(pool.map(fn, items))
+    except Interrupted:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if not stop.wait_idle():
+            log.warning("page writes still under way; recording the interrupted run anyway")
+        on_interrupt()
+        raise
+    pool.shutdown()

@@ -15,7 +15,6 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook
-from unpod_etl.pipeline.interrupts import Interrupted, StopToken
+from unpod_etl.pipeline.interrupts import Interrupted, StopToken, run_all
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
@@ -134,12 +133,14 @@ class SyncRunner:
 
     def _run_agents(self, result: RunResult) -> None:
         handles: list[str] = []
+        self._jobs.clear()
+        self._results.clear()
         try:
             with self.stop.abandonable():  # listing the agents is a request too
                 handles = self._agent_handles()
             self._sync_agents(result, handles)
             failed = any(a.outcome is AgentOutcome.FAILED for a in self._results.values())
-            result.outcome = PARTIAL_OR_OK[failed]
+            result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
             if self.stop.is_set():
                 raise Interrupted
         except AbortError as exc:
@@ -162,25 +163,17 @@ class SyncRunner:
             log.error("could not record the end of run %s", result.run_id)
 
     def _sync_agents(self, result: RunResult, handles: list[str]) -> None:
-        if self.config.workers == 1:
-            for handle in handles:
-                self._sync_agent(result, handle)
-                self.stop.check()
-            return
-        pool = ThreadPoolExecutor(self.config.workers, "agent")
-        try:
-            with self.stop.abandonable():  # a signal leaves the wait at once
-                list(pool.map(lambda h: self._sync_agent(result, h), handles))
-        except Interrupted:
-            # Workers stop between pages; one in a network read is left to it: the pages
-            # being written commit, then the agents still marked running are recorded.
-            pool.shutdown(wait=False, cancel_futures=True)
-            if not self.stop.wait_idle():
-                log.warning("page writes still under way; recording the interrupted run")
+        def interrupt_jobs() -> None:  # for workers left in a network read
             for job in list(self._jobs.values()):
                 job.interrupt()
-            raise
-        pool.shutdown()
+
+        run_all(
+            lambda h: self._sync_agent(result, h),
+            handles,
+            self.config.workers,
+            self.stop,
+            interrupt_jobs,
+        )
 
     def _agent_handles(self) -> list[str]:
         now = utcnow()
@@ -270,9 +263,6 @@ class SyncRunner:
 
 def _signal_name(signum: int | None) -> str:
     return signal.Signals(signum).name if signum else "a stop request"
-
-
-PARTIAL_OR_OK = {True: RunOutcome.PARTIAL, False: RunOutcome.OK}
 
 
 @contextmanager
