@@ -112,10 +112,15 @@ def test_sigkill_leaves_a_died_run_with_the_counts_of_what_landed(fake, fake_ser
     engine = make_engine(pg_url)
     stored = landed(engine)
     engine.dispose()
-    (run,) = json.loads(status.stdout)["runs"]
+    snapshot = json.loads(status.stdout)
+    (run,) = snapshot["runs"]
     assert run["outcome"] == RunOutcome.DIED
     assert stored == FAST_PAGES * int(PAGE_SIZE)
     assert run["tasks_inserted"] == stored and run["tasks_seen"] == stored
+    # the agent's row followed its pages too
+    (agent,) = snapshot["agents"]
+    assert agent["outcome"] == AgentOutcome.DIED
+    assert agent["tasks_inserted"] == stored and agent["pages"] == FAST_PAGES
 
 
 def test_schedule_finishes_on_the_first_signal_and_is_interrupted_by_the_second(
