@@ -18,11 +18,18 @@ from typing import Any
 import click
 
 from unpod_etl.cli import interrupts, render
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    handle_errors,
+    monitor_options,
+    sync_options,
+)
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome, interrupted_exit_code
 from unpod_etl.pipeline.interrupts import StopToken
+from unpod_etl.pipeline.monitor import RunMonitor
 from unpod_etl.pipeline.schedule import parse_cron, run_schedule
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
@@ -68,6 +75,7 @@ def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> It
 @api_options
 @database_option
 @sync_options
+@monitor_options
 @handle_errors
 def schedule_command(
     cron: str,
@@ -76,10 +84,14 @@ def schedule_command(
     token: str,
     org: str,
     database_url: str,
+    metrics_file: Path | None,
+    pushgateway: str | None,
+    notify_url: str | None,
     **options: Any,
 ) -> None:
     """Stay running and sync on a cron schedule (one run at a time; missed slots skipped)."""
     expr = parse_cron(cron)
+    RunMonitor(metrics_file, pushgateway, notify_url)  # a bad metrics path: exit 2 at start
     # Fail at start, not at 02:00: a bad token/URL/database URL is a usage error (exit 2).
     UnpodClient(api_url, token, org)
     db.make_engine(database_url).dispose()
@@ -92,10 +104,13 @@ def schedule_command(
         try:
             runner = SyncRunner(config)
             runner.stop = interrupt  # set by a second signal only
+            monitor = RunMonitor(metrics_file, pushgateway, notify_url)
             try:
-                with page_progress(sys.stderr.isatty()) as on_page:
-                    runner.on_page = on_page
-                    result = runner.run()
+                with monitor.watching(runner):  # each run reports itself, as `sync` does
+                    with page_progress(sys.stderr.isatty()) as on_page:
+                        runner.on_page = on_page
+                        result = runner.run()
+                    monitor.result = result
             finally:
                 runner.engine.dispose()  # no idle connections held between nightly runs
         except EtlError as exc:  # e.g. the database is down tonight: try again next slot

@@ -161,16 +161,32 @@ class FakeUnpod:
             if marker is not None and datetime.fromisoformat(marker) > now:
                 doc["last_status_change"] = gen.iso_micro(now)
             doc.update(copy.deepcopy(overrides))
-            task_id = str(doc["task_id"])
-            self._docs[task_id] = doc
-            self._added_owner[task_id] = agent.index
-            order = self._order[agent.index]
-            key = -epoch_seconds(self._created(agent.index, task_id))
-            at = bisect.bisect_left(
-                order, key, key=lambda ref: -epoch_seconds(self._created(agent.index, ref))
-            )
-            order.insert(at, task_id)
+            self._insert(agent, doc)
             return copy.deepcopy(doc)
+
+    def reassign_task(self, task_id: str, handle: str) -> None:
+        """What a live server may do (the API notes): the task now lists under `handle`,
+        with `assignee` changed and `modified` moved; the rest of the document is kept."""
+        with self._lock:
+            agent = self._agent(handle)
+            doc = copy.deepcopy(self._materialize(task_id))
+            self.remove_task(task_id)
+            self._removed.discard(task_id)
+            doc["assignee"] = handle
+            doc["modified"] = gen.iso_ms(self.now())
+            self._insert(agent, doc)
+
+    def _insert(self, agent: gen.Agent, doc: dict[str, Any]) -> None:
+        """Place a document in the agent's newest-first list, by its `created`."""
+        task_id = str(doc["task_id"])
+        self._docs[task_id] = doc
+        self._added_owner[task_id] = agent.index
+        order = self._order[agent.index]
+        key = -epoch_seconds(self._created(agent.index, task_id))
+        at = bisect.bisect_left(
+            order, key, key=lambda ref: -epoch_seconds(self._created(agent.index, ref))
+        )
+        order.insert(at, task_id)
 
     def remove_task(self, task_id: str) -> None:
         with self._lock:

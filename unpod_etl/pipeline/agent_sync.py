@@ -15,12 +15,14 @@ from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
+from unpod_etl.normalize.history import ChangeKind
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken
+from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import deletions, load, rejects, run_counts
+from unpod_etl.warehouse import deletions, history, load, rejects, run_counts
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,10 @@ ProgressHook = Callable[[AgentResult, TaskPage], None]
 # page that writes, or after this many seconds, so `status` follows a long no-change walk.
 COUNTS_FLUSH_SECONDS = 5.0
 # AgentResult's fields that a page adds to (see _absorb).
-PAGE_FIELDS = ("pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed")
+PAGE_FIELDS = (
+    "pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed",
+    "reassigned", "call_conflicts",
+)  # fmt: skip
 
 
 def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
@@ -114,6 +119,12 @@ class AgentSync:
             conn, res.handle, self.seen_ids, utcnow(), self.max_delete_fraction
         )
         res.deleted, res.restored, res.deletes_held = done.deleted, done.restored, done.held_back
+        now = utcnow()
+        for kind, ids in (
+            (ChangeKind.DELETED, done.deleted_ids),
+            (ChangeKind.RESTORED, done.restored_ids),
+        ):
+            history.record_settled(conn, kind, res.handle, ids, self.run_id, now)
         if done.held_back:
             log.warning(
                 "agent %s: %d stored tasks absent twice, more than --max-delete-fraction %s "
@@ -177,27 +188,22 @@ class AgentSync:
                 writes.add(decision, item)
             res.count(decision.action)
         res.pages += 1
-        counters = _sum(agent.counters(), res.counters())
         if not writes and time.monotonic() - self._written_at < COUNTS_FLUSH_SECONDS:
             self.stop.check()
             _absorb(agent, res)
             return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
 
-        def write(conn: Connection) -> None:
+        def write(conn: Connection) -> dict[str, int]:
             if writes:  # else only the counters are due (COUNTS_FLUSH_SECONDS)
-                load.set_raw_fingerprints(conn, writes.raw_moved)
-                load.write_tasks(conn, writes.tasks, self.run_id, now)
-                for doc, reason in writes.rejected:
-                    key = rejects.save_rejection(
-                        conn, res.handle, doc, reason, page.number, self.run_id, now
-                    )
-                    rejected.add(key)
-                rejects.resolve_rejections(conn, res.handle, writes.healed, now)
+                write_page(conn, writes, res, self.run_id, page.number, rejected, now)
+            # After write_page, which may count a task again (reassigned, a call conflict).
+            counters = _sum(agent.counters(), res.counters())
             run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
+            return counters
 
         with self.stop.writing():  # refused once a stop is requested: the page is dropped
-            self.db(write)
+            counters = self.db(write)
             _absorb(agent, res)
             self._written, self._written_at = counters, time.monotonic()
         # Only once committed does the stored state move on.
