@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +13,10 @@ from tests.postgres_provider import postgres_server
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.warehouse.db import make_engine, normalize_url, upgrade
 
-TEMPLATE_DB = "unpod_etl_template"
+# A session run inside another (tests/test_frozen_clock.py) shares its server: the tag keeps
+# their databases apart.
+DB_TAG = os.environ.get("UNPOD_ETL_TEST_DB_TAG", "")
+TEMPLATE_DB = f"unpod_etl_template{DB_TAG}"
 _db_numbers = itertools.count()
 
 
@@ -47,7 +51,7 @@ def pg_template(pg_admin_url: str) -> str:
 @contextmanager
 def _scratch_database(admin_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
     """A database that lives for one test (a copy of `template` when given)."""
-    name = f"{prefix}_{next(_db_numbers)}"
+    name = f"{prefix}{DB_TAG}_{next(_db_numbers)}"
     admin = _admin_engine(admin_url)
     copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.results import RunResult
@@ -41,7 +42,7 @@ def demo_newest(now: datetime | None = None) -> datetime:
     Data that ends today, so the example queries' date filters find something; rounded to
     the day, so a second demo on the same day is served the same bytes and reads "unchanged".
     """
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     return datetime.combine(moment.date(), time.min)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,24 +83,29 @@ def sync(
     notify_url: str | None,
     **options: Any,
 ) -> None:
-    """Fetch every agent's tasks and write what changed."""
-    from unpod_etl.cli import render
+    """Fetch every agent's tasks and write what changed.
+
+    SIGINT or SIGTERM stops it cleanly: the run is recorded as interrupted (exit 130/143)."""
+    from unpod_etl.cli import interrupts, render
     from unpod_etl.cli.progress import page_progress
     from unpod_etl.core.outcomes import RunOutcome
+    from unpod_etl.pipeline.interrupts import StopToken
     from unpod_etl.pipeline.monitor import RunMonitor
     from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 
     monitor = RunMonitor(metrics_file, pushgateway, notify_url)  # bad paths: exit 2 now
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
-    with monitor.watching(runner):  # metrics and notification once the run ends, however
+    runner.stop = StopToken()
+    stopping = interrupts.stopping_handler(runner.stop)
+    with interrupts.handling(stopping), monitor.watching(runner):  # metrics, however it ends
         with page_progress(sys.stderr.isatty()) as on_page:
             runner.on_page = on_page
             result = runner.run()
         monitor.result = result
     click.echo(render.run_summary(result))
-    if result.outcome is RunOutcome.ABORTED:
-        click.echo(f"aborted: {result.error}", err=True)
-    sys.exit(result.exit_code)
+    if result.outcome in (RunOutcome.ABORTED, RunOutcome.INTERRUPTED):
+        click.echo(f"{result.outcome}: {result.error}", err=True)
+    interrupts.exit_with(result.exit_code)
 
 
 @main.command()
@@ -162,10 +166,11 @@ def fake_api(
     import errno
     import socket
 
+    from unpod_etl.core import clock
     from unpod_etl.core.errors import ConfigError
     from unpod_etl.fakeapi.server import serve
 
-    newest = None if fixed_dates else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    newest = None if fixed_dates else clock.naive_utc_now().replace(microsecond=0)
     try:
         serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
     except OSError as exc:  # binding: port in use, address not ours, unknown host

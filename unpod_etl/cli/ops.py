@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli import render
+from unpod_etl.cli import interrupts, render
 from unpod_etl.cli.options import (
     api_options,
     database_option,
@@ -29,7 +29,8 @@ from unpod_etl.cli.options import (
 from unpod_etl.cli.paths import writable_file, write_text
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
-from unpod_etl.core.outcomes import RunOutcome
+from unpod_etl.core.outcomes import RunOutcome, interrupted_exit_code
+from unpod_etl.pipeline.interrupts import StopToken
 from unpod_etl.pipeline.monitor import RunMonitor
 from unpod_etl.pipeline.schedule import parse_cron, run_schedule
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
@@ -45,25 +46,25 @@ DEFAULT_SCHEDULE = "0 2 * * *"
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> Iterator[None]:
     """SIGTERM/SIGINT: the first lets the current run finish then stops; a second one
-    interrupts the run (KeyboardInterrupt). Handlers are restored on exit."""
+    interrupts the run through `token` (recorded as interrupted, like `sync` on a signal).
+    Handlers are restored on exit."""
+    token = token or StopToken()
+    interrupt = interrupts.stopping_handler(token)
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
-            raise KeyboardInterrupt
+            interrupt(signum, frame)
+            return
         log.warning(
             "%s received: stopping after the current run (send it again to interrupt)",
             signal.Signals(signum).name,
         )
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with interrupts.handling(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command(name="schedule")
@@ -102,11 +103,13 @@ def schedule_command(
     engine_in_schema(database_url, options["schema"]).dispose()
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
-    stop = threading.Event()
+    config = SyncConfig(api_url, token, org, database_url, **options)
+    stop, interrupt = threading.Event(), StopToken()
 
     def job() -> int:
         try:
             runner = SyncRunner(config)
+            runner.stop = interrupt  # set by a second signal only
             monitor = RunMonitor(metrics_file, pushgateway, notify_url)
             try:
                 with monitor.watching(runner):  # each run reports itself, as `sync` does
@@ -124,8 +127,10 @@ def schedule_command(
             log.error("sync aborted: %s", result.error)
         return result.exit_code
 
-    with stop_on_signals(stop):
+    with stop_on_signals(stop, interrupt):
         run_schedule(expr, job, stop=stop, run_now=run_now)
+    if interrupt.is_set():  # a second signal interrupted a run: say so as `sync` would
+        interrupts.exit_with(interrupted_exit_code(interrupt.signum))
 
 
 @click.command(name="report")

@@ -12,6 +12,7 @@ class RunOutcome(StrEnum):
     PARTIAL = "partial"  # some agents failed
     ABORTED = "aborted"  # the token was refused or the database went away
     DIED = "died"  # the process ended before the run finished (found by liveness)
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: stopped between pages, counts as landed
 
 
 class AgentOutcome(StrEnum):
@@ -20,6 +21,7 @@ class AgentOutcome(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # another worker holds the agent
     DIED = "died"  # the run's process ended while the agent was under way
+    INTERRUPTED = "interrupted"  # the run was interrupted while the agent was under way
 
 
 # The process exit code a run's outcome gives (README, "Exit codes"); total over RunOutcome.
@@ -29,4 +31,11 @@ EXIT_CODES: dict[RunOutcome, int] = {
     RunOutcome.ABORTED: 3,
     RunOutcome.RUNNING: 3,
     RunOutcome.DIED: 3,
+    RunOutcome.INTERRUPTED: 130,  # 128 + SIGINT; see interrupted_exit_code for the signal's
 }
+
+
+def interrupted_exit_code(signum: int | None) -> int:
+    """The shell's convention for a process stopped by a signal: 128 + its number
+    (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + signum if signum else EXIT_CODES[RunOutcome.INTERRUPTED]

@@ -15,9 +15,10 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from unpod_etl.core import clock
 from unpod_etl.fakeapi import generator as gen
 from unpod_etl.fakeapi.access import AccessControl
 from unpod_etl.fakeapi.calls import epoch_seconds, hex_id
@@ -117,7 +118,7 @@ class FakeUnpod(ServerWrites):
         """Naive-UTC 'now', strictly increasing by at least 1 ms per call and never older
         than the generated data, so every write made now is the newest."""
         with self._lock:
-            real = self._clock() if self._clock else datetime.now(UTC).replace(tzinfo=None)
+            real = self._clock() if self._clock else clock.now().replace(tzinfo=None)
             self._last_now = max(real, self._last_now + timedelta(milliseconds=1))
             return self._last_now
 

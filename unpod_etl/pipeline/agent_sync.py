@@ -3,34 +3,41 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from unpod_etl.core.clock import now as utcnow
 from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
 from unpod_etl.normalize.history import ChangeKind
+from unpod_etl.pipeline.interrupts import Interrupted, StopToken
 from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import deletions, history, load, rejects
+from unpod_etl.warehouse import deletions, history, load, rejects, run_counts
 
 log = logging.getLogger(__name__)
 
 Markers = dict[str, load.StoredMarker]
 DbRunner = Callable[[Callable[[Connection], Any]], Any]
 ProgressHook = Callable[[AgentResult, TaskPage], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# Pages with nothing to write cost no transaction; their counts are written with the next
+# page that writes, or after this many seconds, so `status` follows a long no-change walk.
+COUNTS_FLUSH_SECONDS = 5.0
+# AgentResult's fields that a page adds to (see _absorb).
+PAGE_FIELDS = (
+    "pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed",
+    "reassigned", "call_conflicts", "duplicate_listing",
+)  # fmt: skip
 
 
 def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
@@ -59,6 +66,7 @@ class AgentSync:
         on_page: ProgressHook | None = None,
         max_delete_fraction: float = 0.2,
         owners: TaskOwners | None = None,
+        stop: StopToken | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -67,12 +75,22 @@ class AgentSync:
         self.seen_ids: set[str] = set()  # every task id the walk yielded, for deletions
         self.max_delete_fraction = max_delete_fraction
         self.owners = owners or TaskOwners([handle])  # shared by the run's agents
+        self.stop = stop or StopToken()
+        self._written: dict[str, int] = {}  # the counters the database holds for this agent
+        self._written_at = time.monotonic()
+        # The end is recorded once, by the worker or, if it is stuck in a read, by interrupt().
+        self._end_lock, self._ended = threading.Lock(), False
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
         stored, rejected = self.db(self._start)
         try:
-            for page in self.client.iter_task_pages(handle, self.page_size, self.walk):
+            pages = iter(self.client.iter_task_pages(handle, self.page_size, self.walk))
+            while True:
+                with self.stop.abandonable():  # a stop abandons the page being fetched
+                    page = next(pages, None)
+                if page is None:
+                    break
                 self._write_page(page, stored, rejected)
                 if self.on_page:
                     self.on_page(res, page)
@@ -84,7 +102,10 @@ class AgentSync:
                     res.duplicate_listing,
                 )
             self._read_walk()
-            self.db(self._settle_deletions)  # a no-op unless the walk was complete
+            with self.stop.writing():
+                self.db(self._settle_deletions)  # a no-op unless the walk was complete
+        except Interrupted:
+            res.outcome, res.error = AgentOutcome.INTERRUPTED, "the run was interrupted"
         except AbortError:
             res.outcome, res.error = AgentOutcome.FAILED, "run aborted"
             self._read_walk()
@@ -140,18 +161,35 @@ class AgentSync:
 
     def _record_end(self) -> None:
         res = self.result
-        values = {
-            **res.counters(),
-            "walk_complete": res.walk_complete,
-            "count_mismatch": res.count_mismatch,
-            "outcome": res.outcome,
-            "error": res.error,
-        }
-        self.db(
-            lambda c: load.update_agent(
-                c, self.run_id, res.handle, {**values, "finished_at": utcnow()}
-            )
-        )
+        with self._end_lock:
+            if self._ended:
+                return
+            counters = res.counters()
+            values = {
+                "walk_complete": res.walk_complete,
+                "count_mismatch": res.count_mismatch,
+                "outcome": res.outcome,
+                "error": res.error,
+                "finished_at": utcnow(),
+            }
+
+            def end(conn: Connection) -> None:
+                run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
+                load.update_agent(conn, self.run_id, res.handle, values)
+
+            self._ended = True  # even if the write fails: the run's end says what it can
+            self.db(end)
+            self._written = counters
+
+    def interrupt(self) -> None:
+        """Record the agent as interrupted, on behalf of a worker left in a network read
+        (the caller waited for the writes under way: the counters are those that landed)."""
+        with self._end_lock:
+            if self._ended or self.result.outcome is not AgentOutcome.RUNNING:
+                return
+            self.result.outcome = AgentOutcome.INTERRUPTED
+            self.result.error = "the run was interrupted"
+        self._record_end()
 
     def _count_unreadable(self, fields: tuple[str, ...]) -> None:
         """Count times stored NULL because unreadable; log once per agent and field."""
@@ -167,7 +205,9 @@ class AgentSync:
             counts[name] = counts.get(name, 0) + 1
 
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
-        res = self.result
+        # The page counts into a result of its own, added to the agent's once committed:
+        # the agent's counters are always those of what landed.
+        agent, res = self.result, AgentResult(self.result.handle)
         writes = PageChanges()
         owners = self.owners.page(res.handle, (d.task_id for d in page.tasks), stored, self.db)
         for doc in page.tasks:
@@ -198,10 +238,24 @@ class AgentSync:
                 writes.add(decision, item)
             res.count(decision.action)
         res.pages += 1
-        if not writes:
+        if not writes and time.monotonic() - self._written_at < COUNTS_FLUSH_SECONDS:
+            self.stop.check()
+            _absorb(agent, res)
             return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
-        self.db(lambda c: write_page(c, writes, res, self.run_id, page.number, rejected, now))
+
+        def write(conn: Connection) -> dict[str, int]:
+            if writes:  # else only the counters are due (COUNTS_FLUSH_SECONDS)
+                write_page(conn, writes, res, self.run_id, page.number, rejected, now)
+            # After write_page, which may count a task again (reassigned, a call conflict).
+            counters = _sum(agent.counters(), res.counters())
+            run_counts.record_progress(conn, self.run_id, res.handle, counters, self._written)
+            return counters
+
+        with self.stop.writing():  # refused once a stop is requested: the page is dropped
+            counters = self.db(write)
+            _absorb(agent, res)
+            self._written, self._written_at = counters, time.monotonic()
         # Only once committed does the stored state move on.
         for item in writes.tasks:
             row = item.task
@@ -209,3 +263,12 @@ class AgentSync:
                 row["last_status_change"], row["fingerprint"], row["raw_fingerprint"]
             )
         rejected.difference_update(writes.healed)
+
+
+def _sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, int]:
+    return {name: a[name] + b[name] for name in a}
+
+
+def _absorb(into: AgentResult, page: AgentResult) -> None:
+    for name in PAGE_FIELDS:
+        setattr(into, name, getattr(into, name) + getattr(page, name))

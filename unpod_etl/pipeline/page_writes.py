@@ -1,4 +1,4 @@
-"""The one transaction of a page with changes: history, tasks, rejections, counters.
+"""The one transaction of a page with changes: history, tasks, rejections.
 
 Order matters: call claims are settled first (a task whose call_id is another task's call is
 kept aside, not written), then the prior state of the tasks is read for `task_changes`, then
@@ -55,7 +55,7 @@ def write_page(
             rejects.save_rejection(conn, res.handle, doc, reason, page_number, run_id, now)
         )
     rejects.resolve_rejections(conn, res.handle, writes.healed, now)
-    load.update_agent(conn, run_id, res.handle, res.counters())
+    # The counters are written by the caller, after this (warehouse/run_counts.py).
 
 
 def _keep_calls_apart(

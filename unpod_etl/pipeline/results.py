@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from unpod_etl.core.outcomes import EXIT_CODES, AgentOutcome, RunOutcome
+from unpod_etl.core.outcomes import EXIT_CODES, AgentOutcome, RunOutcome, interrupted_exit_code
 from unpod_etl.normalize.changes import Action
 
 # The AgentResult counter each change-detection action adds one to.
@@ -79,9 +79,12 @@ class RunResult:
     outcome: RunOutcome
     agents: list[AgentResult] = field(default_factory=list)
     error: str | None = None
+    signal: int | None = None  # the signal that interrupted the run (outcome interrupted)
 
     @property
     def exit_code(self) -> int:
+        if self.outcome is RunOutcome.INTERRUPTED:
+            return interrupted_exit_code(self.signal)
         return EXIT_CODES[self.outcome]
 
     def total(self, name: str) -> int:

@@ -12,10 +12,11 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from croniter import CroniterBadDateError, croniter
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 # Sleep in naps of at most this long, so a wall-clock jump (NTP, a suspended laptop) is
 # noticed within a minute instead of after one long sleep computed from the old clock.
 MAX_NAP_SECONDS = 60.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # Standard (Vixie/POSIX) cron: numbers, `*`, lists, ranges and steps, plus month and
@@ -62,7 +59,7 @@ def parse_cron(cron: str) -> str:
             "e.g. '0 2 * * *'"
         )
     try:
-        next_slot(expr, utcnow())
+        next_slot(expr, clock.now())
     except CroniterBadDateError:  # e.g. '0 2 30 2 *': February has no 30th
         raise ConfigError(f"cron expression {cron!r} never fires (no such date)") from None
     return expr
@@ -88,7 +85,7 @@ def run_schedule(
     job: Callable[[], int],
     *,
     stop: threading.Event,
-    now: Callable[[], datetime] = utcnow,
+    now: Callable[[], datetime] = clock.now,
     sleep: Callable[[float], object] | None = None,
     run_now: bool = False,
 ) -> None:

@@ -11,10 +11,10 @@ import gc
 import hashlib
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from unpod_etl.core.clock import now as utcnow
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
 from unpod_etl.core.handles import check_handle
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
-from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
+from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook
+from unpod_etl.pipeline.interrupts import Interrupted, StopToken, run_all
 from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
@@ -105,6 +107,10 @@ class SyncRunner:
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
         self.owners = TaskOwners(())  # who owns a task listed twice; set once agents are known
+        # The CLI hands in the token its signal handlers set; nobody sets this default one.
+        self.stop = StopToken()
+        self._jobs: dict[str, AgentSync] = {}  # the agents started, for an interrupted end
+        self._results: dict[str, AgentResult] = {}  # every agent's result, by handle
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -149,21 +155,30 @@ class SyncRunner:
         return int(run_id), run_lock
 
     def _run_agents(self, result: RunResult) -> None:
+        handles: list[str] = []
+        self._jobs.clear()
+        self._results.clear()
         try:
-            handles = self._agent_handles(result)
-            if self.config.workers == 1:
-                result.agents.extend(self._sync_agent(result, h) for h in handles)
-            else:
-                with ThreadPoolExecutor(self.config.workers, "agent") as pool:
-                    result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
-            failed = any(a.outcome is AgentOutcome.FAILED for a in result.agents)
+            with self.stop.abandonable():  # listing the agents is a request too
+                handles = self._agent_handles(result)
+            self._sync_agents(result, handles)
+            results = list(self._results.values())
+            failed = any(a.outcome is AgentOutcome.FAILED for a in results)
             # A run that synced no agent at all (each skipped) did not do its job.
-            none = bool(result.agents) and all(
-                a.outcome is AgentOutcome.SKIPPED for a in result.agents
-            )
+            none = bool(results) and all(a.outcome is AgentOutcome.SKIPPED for a in results)
             result.outcome = RunOutcome.PARTIAL if failed or none else RunOutcome.OK
+            if self.stop.is_set():
+                raise Interrupted
         except AbortError as exc:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
+        except Interrupted:
+            result.outcome, result.signal = RunOutcome.INTERRUPTED, self.stop.signum
+            result.error = (
+                f"stopped by {_signal_name(self.stop.signum)}; the pages written are kept"
+            )
+        # Skipped out-of-shard agents first, then the run's own in their listed order.
+        order = [h for h in self._results if h not in handles] + handles
+        result.agents.extend(self._results[h] for h in order if h in self._results)
         values = {
             **result.totals(),
             "finished_at": utcnow(),
@@ -174,6 +189,19 @@ class SyncRunner:
             self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
         except AbortError:
             log.error("could not record the end of run %s", result.run_id)
+
+    def _sync_agents(self, result: RunResult, handles: list[str]) -> None:
+        def interrupt_jobs() -> None:  # for workers left in a network read
+            for job in list(self._jobs.values()):
+                job.interrupt()
+
+        run_all(
+            lambda h: self._sync_agent(result, h),
+            handles,
+            self.config.workers,
+            self.stop,
+            interrupt_jobs,
+        )
 
     def _agent_handles(self, result: RunResult) -> list[str]:
         """The agents this run syncs; named agents outside its shard are skipped, said so."""
@@ -188,7 +216,7 @@ class SyncRunner:
             for other in (h for h in named if shard_of(h, n) != k):
                 why = f"in shard {shard_of(other, n)}/{n}, not this run's shard {k}/{n}"
                 log.warning("agent %s is %s; skipped", other, why)
-                result.agents.append(self._skipped(result, other, why))
+                self._skipped(result, other, why)
             return handles
         try:
             listed = self.client.list_agents()
@@ -206,9 +234,14 @@ class SyncRunner:
         self.owners = TaskOwners(r["handle"] for r in rows)
         return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
 
-    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
+    def _sync_agent(self, result: RunResult, handle: str) -> AgentResult | None:
+        """The agent's result, also kept in self._results; None when a stop came first."""
+        if self.stop.is_set():
+            return None  # never started: no row, not counted
         if self._aborting.is_set():  # queued behind an agent that aborted the run
-            return AgentResult(handle, outcome=AgentOutcome.FAILED, error="run aborted")
+            res = AgentResult(handle, outcome=AgentOutcome.FAILED, error="run aborted")
+            self._results[handle] = res
+            return res
         lock = NamedLock(self.engine, f"agent:{handle}")
         if self.engine.dialect.name != "sqlite" and not self._try(lock):
             log.warning("agent %s is being synced by another worker; skipped", handle)
@@ -223,7 +256,9 @@ class SyncRunner:
                 self._progress,
                 max_delete_fraction=self.config.max_delete_fraction,
                 owners=self.owners,
+                stop=self.stop,
             )
+            self._jobs[handle], self._results[handle] = job, job.result
             return job.run()
         except AbortError:
             self._aborting.set()  # workers still queued must not start their agents
@@ -241,7 +276,8 @@ class SyncRunner:
             load.update_agent(conn, run_id, handle, values)
 
         self._db(record)
-        return AgentResult(handle, AgentOutcome.SKIPPED, error=why)
+        res = self._results[handle] = AgentResult(handle, AgentOutcome.SKIPPED, error=why)
+        return res
 
     def _progress(self, res: AgentResult, page: Any) -> None:
         if self.config.agents and res.pages == 1:  # the API knows this named agent
@@ -274,6 +310,10 @@ class SyncRunner:
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise AbortError(f"database error: {describe_db_error(exc)}") from None
+
+
+def _signal_name(signum: int | None) -> str:
+    return signal.Signals(signum).name if signum else "a stop request"
 
 
 @contextmanager

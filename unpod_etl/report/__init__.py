@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection
+
+from unpod_etl.core import clock
 
 from .data import ReportData, load_report_data
 from .page import render_page
@@ -16,5 +18,5 @@ def build_report(conn: Connection, days: int, *, now: datetime | None = None) ->
     """HTML for the last `days` UTC days (today included) read from the warehouse."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     return render_page(load_report_data(conn, days, moment), moment)

@@ -25,6 +25,7 @@ RUN_COLORS: dict[RunOutcome, str] = {
     RunOutcome.PARTIAL: "#edc948",
     RunOutcome.ABORTED: "#e15759",
     RunOutcome.DIED: "#9c755f",
+    RunOutcome.INTERRUPTED: "#b07aa1",
     RunOutcome.RUNNING: "#9aa5b1",
 }
 RUN_TEXT_COLORS: dict[RunOutcome, str] = {
@@ -32,6 +33,7 @@ RUN_TEXT_COLORS: dict[RunOutcome, str] = {
     RunOutcome.PARTIAL: "#9a7b00",
     RunOutcome.ABORTED: "#c62828",
     RunOutcome.DIED: "#7b4f2c",
+    RunOutcome.INTERRUPTED: "#7b3f73",
     RunOutcome.RUNNING: "var(--muted)",
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Float, String, case, column, func, select, table
 
+from unpod_etl.core import clock
 from unpod_etl.warehouse.schema import sync_runs, tasks
 
 from .dating import utc_day
@@ -69,7 +70,7 @@ class ReportData:
 
 def load_report_data(conn: Connection, days: int, now: datetime | None = None) -> ReportData:
     """The last `days` UTC days, today included."""
-    until = (now or datetime.now(UTC)).astimezone(UTC).date()
+    until = (now or clock.now()).astimezone(UTC).date()
     since = until - timedelta(days=days - 1)
     start = datetime.combine(since, time.min, tzinfo=UTC)
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)

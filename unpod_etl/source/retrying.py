@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def call_with_retries(
