@@ -11,7 +11,13 @@ import click
 
 from unpod_etl.cli import demo, render
 from unpod_etl.cli.ops import report_command, schedule_command
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    db_timeout_options,
+    handle_errors,
+    sync_options,
+)
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
@@ -39,6 +45,7 @@ def main(verbose: bool, log_format: str) -> None:
 @main.command()
 @api_options
 @database_option
+@db_timeout_options
 @sync_options
 @handle_errors
 def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
@@ -60,6 +67,7 @@ def db_group() -> None:
 
 @db_group.command()
 @database_option
+@db_timeout_options
 @handle_errors
 def upgrade(database_url: str) -> None:
     """Bring the schema up to date (alembic upgrade head)."""
@@ -70,6 +78,7 @@ def upgrade(database_url: str) -> None:
 
 @db_group.command()
 @database_option
+@db_timeout_options
 @handle_errors
 def current(database_url: str) -> None:
     """Show the schema revision of the database."""
@@ -91,6 +100,7 @@ def agents(api_url: str, token: str, org: str) -> None:
 
 @main.command()
 @database_option
+@db_timeout_options
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
@@ -132,6 +142,7 @@ def fake_api(
 
 @main.command(name="demo")
 @database_option
+@db_timeout_options
 @handle_errors
 def demo_command(database_url: str) -> None:
     """Sync the built-in fake API into a local database and show a few queries."""

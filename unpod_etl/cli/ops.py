@@ -18,7 +18,13 @@ from typing import Any
 import click
 
 from unpod_etl.cli import render
-from unpod_etl.cli.options import api_options, database_option, handle_errors, sync_options
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    db_timeout_options,
+    handle_errors,
+    sync_options,
+)
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome
@@ -66,6 +72,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--run-now", is_flag=True, help="Also sync once at start, then on the schedule.")
 @api_options
 @database_option
+@db_timeout_options
 @sync_options
 @handle_errors
 def schedule_command(
@@ -110,6 +117,7 @@ def schedule_command(
 
 @click.command(name="report")
 @database_option
+@db_timeout_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),

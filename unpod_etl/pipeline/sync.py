@@ -22,16 +22,23 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.errors import AbortError, ApiError, ConfigError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
+from unpod_etl.pipeline.db_faults import explain
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.client import UnpodClient
-from unpod_etl.warehouse import liveness, load
-from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
-from unpod_etl.warehouse.locks import NamedLock
+from unpod_etl.warehouse import db_errors, liveness, load
+from unpod_etl.warehouse.db import (
+    ConnectionSettings,
+    connection_defaults,
+    make_engine,
+    name_connections,
+    upgrade,
+)
+from unpod_etl.warehouse.locks import LockLost, NamedLock, assert_held
 
 __all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
 log = logging.getLogger(__name__)
@@ -54,6 +61,10 @@ class SyncConfig:
     workers: int = 1
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
+    # Seconds; None: the process defaults (warehouse.db.set_connection_defaults, the CLI's
+    # --lock-timeout / --connect-timeout).
+    lock_timeout: float | None = None
+    connect_timeout: float | None = None
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -78,10 +89,21 @@ class SyncRunner:
         self.client = client or UnpodClient(config.api_url, config.token, config.org)
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
-        self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        self.engine = engine or make_engine(
+            config.database_url, pool_size=pool, settings=self._settings()
+        )
+        self._guards: list[NamedLock] = []  # the run's locks every write checks (locks.py)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
+        self._abort_cause: str | None = None
+
+    def _settings(self) -> ConnectionSettings:
+        base = connection_defaults()
+        return ConnectionSettings(
+            connect_timeout=self.config.connect_timeout or base.connect_timeout,
+            lock_timeout=self.config.lock_timeout or base.lock_timeout,
+        )
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -92,8 +114,13 @@ class SyncRunner:
         k, n = self.config.shard
         sqlite = self.engine.dialect.name == "sqlite"
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
-        with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
+        scope = NamedLock(self.engine, name)
+        with self._hold(scope, f"another sync holds the lock {name!r}"):
+            self._guards = [scope]
             run_id, run_lock = self._start_run()
+            name_connections(self.engine, f"run {run_id}")
+            if run_lock is not None:
+                self._guards.append(run_lock)
             result = RunResult(run_id=run_id, outcome=RunOutcome.RUNNING)
             try:
                 self._run_agents(result)
@@ -137,16 +164,33 @@ class SyncRunner:
             result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
         except AbortError as exc:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
-        values = {
-            **result.totals(),
-            "finished_at": utcnow(),
-            "outcome": result.outcome,
-            "error": result.error,
-        }
+        self._record_end(result)
+
+    def _record_end(self, result: RunResult) -> None:
+        def values() -> dict[str, Any]:
+            return {
+                **result.totals(),
+                "finished_at": utcnow(),
+                "outcome": result.outcome,
+                "error": result.error,
+            }
+
+        if result.outcome is not RunOutcome.ABORTED:
+            try:
+                self._db(lambda c: load.finish_run(c, result.run_id or 0, values()))
+                return
+            except AbortError as exc:  # the lock or the database went at the last moment
+                result.outcome, result.error = RunOutcome.ABORTED, str(exc)
+        # Unguarded: the run may have lost its lock, which is why it ends; only its own row,
+        # and only while still `running` (another sync may have recorded it as died).
         try:
-            self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
-        except AbortError:
-            log.error("could not record the end of run %s", result.run_id)
+            with self.engine.begin() as conn:
+                liveness.record_abort(conn, result.run_id or 0, values())
+        except SQLAlchemyError:
+            result.error = (
+                f"{result.error}; the run could not be recorded as aborted (the next sync "
+                "records it as died)"
+            )
 
     def _agent_handles(self) -> list[str]:
         now = utcnow()
@@ -180,7 +224,7 @@ class SyncRunner:
         try:
             job = AgentSync(
                 self.client,
-                self._db,
+                lambda fn: self._db(fn, agent_lock=lock),
                 result.run_id or 0,
                 handle,
                 self.config.page_size,
@@ -188,9 +232,12 @@ class SyncRunner:
                 max_delete_fraction=self.config.max_delete_fraction,
             )
             return job.run()
-        except AbortError:
-            self._aborting.set()  # workers still queued must not start their agents
+        except AbortError as exc:
+            self._abort(exc)  # workers still queued must not start their agents
             raise
+        except EtlError as exc:  # e.g. a table lock that outlasted --lock-timeout at its start
+            log.error("agent %s failed: %s", handle, exc)
+            return AgentResult(handle, outcome=AgentOutcome.FAILED, error=str(exc))
         finally:
             lock.release()
 
@@ -205,7 +252,7 @@ class SyncRunner:
         try:
             return lock.try_acquire()
         except SQLAlchemyError as exc:
-            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+            raise AbortError(db_errors.describe(exc)) from None
 
     @contextmanager
     def _hold(self, lock: NamedLock, busy: str) -> Iterator[None]:
@@ -214,15 +261,38 @@ class SyncRunner:
         try:
             yield
         finally:
-            lock.release()
+            lock.release()  # never raises: the error that ended the run stays the one shown
 
-    def _db(self, fn: Callable[[Connection], Any]) -> Any:
-        """Run fn in its own committed transaction; a database failure aborts the run."""
+    def _db(self, fn: Callable[[Connection], Any], agent_lock: NamedLock | None = None) -> Any:
+        """Run fn in its own committed transaction, holding the run's locks (locks.py).
+
+        A database failure aborts the run, except a table lock outside the run's own
+        bookkeeping tables outlasting --lock-timeout in an agent's write, which fails that
+        agent only.
+        """
+        if self._aborting.is_set():  # another agent lost the database: stop here too
+            raise AbortError(self._abort_cause or "run aborted")
+        guards = [*self._guards, agent_lock] if agent_lock is not None else self._guards
         try:
             with self.engine.begin() as conn:
+                assert_held(conn, [g for g in guards if g.held])
                 return fn(conn)
+        except LockLost as exc:
+            self._abort(exc)
+            raise
         except SQLAlchemyError as exc:
-            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+            error = explain(self.engine, exc, self._settings().lock_timeout)
+            if agent_lock is None or isinstance(error, AbortError):
+                self._abort(error)
+                raise (error if isinstance(error, AbortError) else AbortError(str(error))) from None
+            raise error from None
+
+    def _abort(self, cause: Exception) -> None:
+        """Stop every agent; the first cause is the one every later refusal repeats."""
+        with self._hook_lock:
+            if not self._aborting.is_set():
+                self._abort_cause = str(cause)
+                self._aborting.set()
 
 
 @contextmanager
