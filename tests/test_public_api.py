@@ -66,8 +66,11 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "workers",
         "shard",
         "max_delete_fraction",
+        "lock_timeout",
+        "connect_timeout",
     ]
     assert fields["agents"] == () and fields["page_size"] == 100
+    assert fields["lock_timeout"] is None and fields["connect_timeout"] is None  # 60 s, 10 s
     assert fields["max_delete_fraction"] == 0.2
     assert fields["workers"] == 1 and fields["shard"] == (0, 1)
     params = inspect.signature(unpod_etl.run_sync).parameters

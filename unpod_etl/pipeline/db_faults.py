@@ -9,7 +9,6 @@ sync_agent_results): then the run cannot record itself and ends too.
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.warehouse import db_errors, waits
@@ -22,7 +21,7 @@ class TableLocked(EtlError):
     """An agent's write waited --lock-timeout for a lock another session holds."""
 
 
-def explain(engine: Engine, exc: SQLAlchemyError, lock_timeout: float) -> EtlError:
+def explain(engine: Engine, exc: Exception, lock_timeout: float) -> EtlError:
     fault = db_errors.classify(exc)
     if fault.kind is db_errors.Fault.LOCK_TIMEOUT and engine.dialect.name == "postgresql":
         found = waits.blockers(engine, metadata.tables.keys())

@@ -92,6 +92,11 @@ class SyncRunner:
         self.engine = engine or make_engine(
             config.database_url, pool_size=pool, settings=self._settings()
         )
+        # PEP 249's base class of the driver's errors: raised by code that uses the raw
+        # connection (the COPY path), unwrapped by SQLAlchemy.
+        self._driver_error: type[Exception] = getattr(
+            self.engine.dialect.loaded_dbapi, "Error", SQLAlchemyError
+        )
         self._guards: list[NamedLock] = []  # the run's locks every write checks (locks.py)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
@@ -280,7 +285,7 @@ class SyncRunner:
         except LockLost as exc:
             self._abort(exc)
             raise
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self._driver_error) as exc:  # COPY runs on the raw driver
             error = explain(self.engine, exc, self._settings().lock_timeout)
             if agent_lock is None or isinstance(error, AbortError):
                 self._abort(error)
