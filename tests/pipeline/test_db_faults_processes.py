@@ -40,7 +40,7 @@ from unpod_etl.warehouse.schema import sync_agent_results, sync_runs
 
 MAX_CONNECTIONS = 14
 RESERVED = 3  # superuser_reserved_connections: the test's admin sessions always get in
-PAGE_DELAY = 0.3  # seconds per task page: a sync lasts long enough to be hit mid-way
+PAGE_DELAY = 0.5  # seconds per task page: a sync lasts long enough to be hit mid-way
 _numbers = itertools.count()
 
 
@@ -240,6 +240,9 @@ def test_only_the_lock_session_terminated_and_no_second_writer(cluster, slow, fa
     assert second.returncode == 3 and "already running" in second.stderr, second.stderr
     assert outcomes(cluster, db_url) == ["running"]
 
+    names = terminate_nothing_list_names(cluster, db_url)
+    assert "unpod-etl run 1" in names, names  # operators can tell the run's sessions apart
+
     lock_pid = lock_holder_pid(cluster, db_url, "sync")
     assert terminate(cluster, "pid = :p", p=lock_pid) == [lock_pid]
     code, _out, err = finish(proc)
@@ -248,6 +251,19 @@ def test_only_the_lock_session_terminated_and_no_second_writer(cluster, slow, fa
     assert outcomes(cluster, db_url) == ["aborted"]
     heal_and_compare(slow, fake_server.url, db_url)
     assert outcomes(cluster, db_url) == ["aborted", "ok"]
+
+
+def terminate_nothing_list_names(cluster: Cluster, url: str) -> set[str]:
+    admin = cluster.admin()
+    with admin.connect() as conn:
+        names = set(
+            conn.execute(
+                text("SELECT application_name FROM pg_stat_activity WHERE datname = :d"),
+                {"d": url.rsplit("/", 1)[1]},
+            ).scalars()
+        )
+    admin.dispose()
+    return names
 
 
 def test_a_writer_terminated_mid_write(cluster, slow, fake_server, db_url):
@@ -303,6 +319,21 @@ def test_pool_survives_a_restart_between_runs(cluster, fake, fake_server, db_url
     assert second.exit_code == 0, second.error
     engine.dispose()
     assert outcomes(cluster, db_url) == ["ok", "ok"]
+
+
+def test_a_read_only_database_is_named(cluster, fake, fake_server, db_url):
+    """What a failover to a standby looks like to new sessions: read-only transactions."""
+    with cluster.admin().connect() as conn:
+        name = db_url.rsplit("/", 1)[1]
+        conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+    proc = run_sync_cli(fake_server.url, fake, db_url)
+    assert proc.returncode == 3
+    line = the_line(proc.stderr)
+    assert line.startswith("aborted: the database is read-only"), line
+    with cluster.admin().connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
+    assert outcomes(cluster, db_url) == []  # nothing could be written, nothing was
+    heal_and_compare(fake, fake_server.url, db_url)
 
 
 # -- waiting on the database -------------------------------------------------------------
