@@ -253,6 +253,19 @@ def test_only_the_lock_session_terminated_and_no_second_writer(cluster, slow, fa
     assert outcomes(cluster, db_url) == ["aborted", "ok"]
 
 
+def test_only_an_agent_lock_session_terminated(cluster, slow, fake_server, db_url):
+    proc = start_sync(fake_server.url, slow, db_url)
+    wait_until_writing(cluster, db_url, proc)
+    handle = slow.published_handles()[0]  # the first agent is in flight: writing began
+    agent_pid = lock_holder_pid(cluster, db_url, f"agent:{handle}")
+    assert terminate(cluster, "pid = :p", p=agent_pid) == [agent_pid]
+    code, _out, err = finish(proc)
+    assert code == 3
+    assert f"lock 'agent:{handle}' (pid {agent_pid}) ended" in the_line(err), err
+    assert outcomes(cluster, db_url) == ["aborted"]
+    heal_and_compare(slow, fake_server.url, db_url)
+
+
 def terminate_nothing_list_names(cluster: Cluster, url: str) -> set[str]:
     admin = cluster.admin()
     with admin.connect() as conn:
