@@ -405,6 +405,28 @@ def test_a_lock_on_the_runs_own_table_aborts_the_run(cluster, slow, fake_server,
     assert outcomes(cluster, db_url) == ["died", "ok"]
 
 
+def test_a_row_lock_names_the_transaction_holding_it(cluster, slow, fake_server, db_url):
+    proc = start_sync(fake_server.url, slow, db_url, "--lock-timeout", "2s")
+    wait_until_writing(cluster, db_url, proc)
+    holder = psycopg.connect(
+        cluster.url(db_url.rsplit("/", 1)[1]).replace("+psycopg", ""),
+        application_name="analyst-psql",
+    )
+    # Row locks only: pg_locks names no table a write would wait on.
+    holder.execute("SELECT * FROM sync_agent_results FOR UPDATE").fetchall()
+    holder_pid = holder.info.backend_pid
+    try:
+        code, _out, err = finish(proc)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 3
+    line = the_line(err)
+    assert f"row locks: pid {holder_pid} (analyst-psql" in line, line
+    assert f"pg_terminate_backend({holder_pid})" in line
+    heal_and_compare(slow, fake_server.url, db_url)
+
+
 def test_role_statement_timeout_is_named(cluster, slow, fake_server):
     with cluster.admin().connect() as conn:
         conn.execute(text("CREATE ROLE etl_strict LOGIN"))

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.warehouse import db_errors, waits
+from unpod_etl.warehouse.db import application_name
 from unpod_etl.warehouse.schema import metadata, sync_agent_results, sync_runs
 
 RUN_TABLES = frozenset({sync_runs.name, sync_agent_results.name})
@@ -25,10 +26,11 @@ def explain(engine: Engine, exc: Exception, lock_timeout: float) -> EtlError:
     fault = db_errors.classify(exc)
     if fault.kind is db_errors.Fault.LOCK_TIMEOUT and engine.dialect.name == "postgresql":
         found = waits.blockers(engine, metadata.tables.keys())
-        message = waits.lock_wait_message(found, lock_timeout)
-        if not found or any(b.table in RUN_TABLES for b in found):
-            return AbortError(message)
-        return TableLocked(message)
+        if found and not any(b.table in RUN_TABLES for b in found):
+            return TableLocked(waits.lock_wait_message(found, lock_timeout))
+        # On the run's own tables, or a row lock we cannot place: the run cannot go on safely.
+        found = found or waits.open_transactions(engine, application_name(engine))
+        return AbortError(waits.lock_wait_message(found, lock_timeout))
     if fault.kind is db_errors.Fault.STATEMENT_TIMEOUT:
         value = waits.statement_timeout(engine)
         setting = f" (statement_timeout = {value})" if value else ""

@@ -119,6 +119,11 @@ def name_connections(engine: Engine, suffix: str) -> None:
         _app_names[engine][0] = f"{APP_NAME} {suffix}"[:63]
 
 
+def application_name(engine: Engine) -> str:
+    """The application_name this engine's connections carry now."""
+    return _app_names[engine][0] if engine in _app_names else APP_NAME
+
+
 def _tune_sqlite(engine: Engine, settings: ConnectionSettings) -> None:
     busy_ms = max(1, round(settings.lock_timeout * 1000))
 

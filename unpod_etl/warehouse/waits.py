@@ -52,6 +52,29 @@ def blockers(engine: Engine, tables: Iterable[str]) -> list[Blocker]:
     return [Blocker(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
 
 
+def open_transactions(engine: Engine, ours: str) -> list[Blocker]:
+    """Other sessions of this database holding a transaction id (they wrote or row-locked
+    something), minus those of this run (application_name `ours`) and those themselves
+    waiting: who may hold the row lock we waited for (row locks name no table in pg_locks).
+    Read through pg_locks, which every role may read, unlike other roles' xact_start."""
+    if engine.dialect.name != "postgresql":
+        return []
+    query = text(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, '') "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'transactionid' AND l.granted AND l.mode = 'ExclusiveLock' "
+        "AND a.datname = current_database() AND a.pid <> pg_backend_pid() "
+        "AND coalesce(a.wait_event_type, '') <> 'Lock' "
+        "AND coalesce(a.application_name, '') <> :ours ORDER BY a.backend_start, a.pid"
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query, {"ours": ours}).all()
+    except SQLAlchemyError:
+        return []
+    return [Blocker(int(r[0]), str(r[1]), str(r[2]), "?", "a row lock?") for r in rows]
+
+
 def lock_wait_message(found: list[Blocker], waited: float) -> str:
     head = f"waited {waited:g}s (--lock-timeout) for a lock held by another session"
     if not found:
@@ -61,6 +84,14 @@ def lock_wait_message(found: list[Blocker], waited: float) -> str:
             "transaction, and run the sync again"
         )
     first = found[0]
+    if first.table == "?":  # no table lock found: name the long transactions instead
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        return (
+            f"{head}, probably a transaction holding row locks: pid {first.pid} "
+            f"({first.application or 'no application_name'}, {first.state or 'state hidden'})"
+            f"{more}; end it "
+            f"(or SELECT pg_terminate_backend({first.pid})) and run the sync again"
+        )
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
     return (
         f"{head}: {first.describe()}{more}; end that transaction (or SELECT "
