@@ -15,22 +15,21 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
-from unpod_etl.pipeline.db_faults import explain
 from unpod_etl.pipeline.results import AgentResult, RunResult
+from unpod_etl.pipeline.run_db import RunDb
 from unpod_etl.source.client import UnpodClient
-from unpod_etl.warehouse import db_errors, liveness, load
+from unpod_etl.warehouse import liveness, load
 from unpod_etl.warehouse.db import (
     ConnectionSettings,
     connection_defaults,
@@ -38,7 +37,7 @@ from unpod_etl.warehouse.db import (
     name_connections,
     upgrade,
 )
-from unpod_etl.warehouse.locks import LockLost, NamedLock, assert_held
+from unpod_etl.warehouse.locks import NamedLock
 
 __all__ = ["AgentResult", "RunResult", "SyncConfig", "SyncRunner", "run_sync", "shard_of"]
 log = logging.getLogger(__name__)
@@ -92,16 +91,10 @@ class SyncRunner:
         self.engine = engine or make_engine(
             config.database_url, pool_size=pool, settings=self._settings()
         )
-        # PEP 249's base class of the driver's errors: raised by code that uses the raw
-        # connection (the COPY path), unwrapped by SQLAlchemy.
-        self._driver_error: type[Exception] = getattr(
-            self.engine.dialect.loaded_dbapi, "Error", SQLAlchemyError
-        )
-        self._guards: list[NamedLock] = []  # the run's locks every write checks (locks.py)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
-        self._abort_cause: str | None = None
+        self.db = RunDb(self.engine, self._settings().lock_timeout, self._aborting)
 
     def _settings(self) -> ConnectionSettings:
         base = connection_defaults()
@@ -121,11 +114,11 @@ class SyncRunner:
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
         scope = NamedLock(self.engine, name)
         with self._hold(scope, f"another sync holds the lock {name!r}"):
-            self._guards = [scope]
+            self.db.guards = [scope]
             run_id, run_lock = self._start_run()
             name_connections(self.engine, f"run {run_id}")
             if run_lock is not None:
-                self._guards.append(run_lock)
+                self.db.guards.append(run_lock)
             result = RunResult(run_id=run_id, outcome=RunOutcome.RUNNING)
             try:
                 self._run_agents(result)
@@ -169,33 +162,7 @@ class SyncRunner:
             result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
         except AbortError as exc:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
-        self._record_end(result)
-
-    def _record_end(self, result: RunResult) -> None:
-        def values() -> dict[str, Any]:
-            return {
-                **result.totals(),
-                "finished_at": utcnow(),
-                "outcome": result.outcome,
-                "error": result.error,
-            }
-
-        if result.outcome is not RunOutcome.ABORTED:
-            try:
-                self._db(lambda c: load.finish_run(c, result.run_id or 0, values()))
-                return
-            except AbortError as exc:  # the lock or the database went at the last moment
-                result.outcome, result.error = RunOutcome.ABORTED, str(exc)
-        # Unguarded: the run may have lost its lock, which is why it ends; only its own row,
-        # and only while still `running` (another sync may have recorded it as died).
-        try:
-            with self.engine.begin() as conn:
-                liveness.record_abort(conn, result.run_id or 0, values())
-        except SQLAlchemyError:
-            result.error = (
-                f"{result.error}; the run could not be recorded as aborted (the next sync "
-                "records it as died)"
-            )
+        self.db.record_end(result)
 
     def _agent_handles(self) -> list[str]:
         now = utcnow()
@@ -238,7 +205,7 @@ class SyncRunner:
             )
             return job.run()
         except AbortError as exc:
-            self._abort(exc)  # workers still queued must not start their agents
+            self.db.abort(exc)  # workers still queued must not start their agents
             raise
         except EtlError as exc:  # e.g. a table lock that outlasted --lock-timeout at its start
             log.error("agent %s failed: %s", handle, exc)
@@ -254,50 +221,14 @@ class SyncRunner:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _try(self, lock: NamedLock) -> bool:
-        try:
-            return lock.try_acquire()
-        except SQLAlchemyError as exc:
-            raise AbortError(db_errors.describe(exc)) from None
+        return self.db.try_lock(lock)
 
-    @contextmanager
-    def _hold(self, lock: NamedLock, busy: str) -> Iterator[None]:
-        if not self._try(lock):
-            raise AbortError(f"{busy}: a sync is already running against this database")
-        try:
-            yield
-        finally:
-            lock.release()  # never raises: the error that ended the run stays the one shown
+    def _hold(self, lock: NamedLock, busy: str) -> AbstractContextManager[None]:
+        return self.db.hold(lock, busy)
 
     def _db(self, fn: Callable[[Connection], Any], agent_lock: NamedLock | None = None) -> Any:
-        """Run fn in its own committed transaction, holding the run's locks (locks.py).
-
-        A database failure aborts the run, except a table lock outside the run's own
-        bookkeeping tables outlasting --lock-timeout in an agent's write, which fails that
-        agent only.
-        """
-        if self._aborting.is_set():  # another agent lost the database: stop here too
-            raise AbortError(self._abort_cause or "run aborted")
-        guards = [*self._guards, agent_lock] if agent_lock is not None else self._guards
-        try:
-            with self.engine.begin() as conn:
-                assert_held(conn, [g for g in guards if g.held])
-                return fn(conn)
-        except LockLost as exc:
-            self._abort(exc)
-            raise
-        except (SQLAlchemyError, self._driver_error) as exc:  # COPY runs on the raw driver
-            error = explain(self.engine, exc, self._settings().lock_timeout)
-            if agent_lock is None or isinstance(error, AbortError):
-                self._abort(error)
-                raise (error if isinstance(error, AbortError) else AbortError(str(error))) from None
-            raise error from None
-
-    def _abort(self, cause: Exception) -> None:
-        """Stop every agent; the first cause is the one every later refusal repeats."""
-        with self._hook_lock:
-            if not self._aborting.is_set():
-                self._abort_cause = str(cause)
-                self._aborting.set()
+        """Run fn in its own committed transaction, holding the run's locks (run_db.py)."""
+        return self.db(fn, agent_lock)
 
 
 @contextmanager
