@@ -5,21 +5,27 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from unpod_etl.cli import demo, render
+from unpod_etl.cli.check import check_command
+from unpod_etl.cli.config_file import config_file_option
 from unpod_etl.cli.ops import report_command, schedule_command
 from unpod_etl.cli.options import (
     api_options,
     database_option,
     db_timeout_options,
     handle_errors,
+    monitor_options,
     sync_options,
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
+from unpod_etl.cli.verify import verify_command
 from unpod_etl.core.outcomes import RunOutcome
+from unpod_etl.pipeline.monitor import RunMonitor
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import db
@@ -37,6 +43,7 @@ from unpod_etl.warehouse.status import load_status
     help="json: one object per line, for log shippers [UNPOD_ETL_LOG_FORMAT].",
 )
 @click.version_option(package_name="unpod-etl")
+@config_file_option
 def main(verbose: bool, log_format: str) -> None:
     """Keep a SQL warehouse in step with the Unpod voice-agent platform."""
     configure_logging(log_format, verbose)
@@ -47,13 +54,26 @@ def main(verbose: bool, log_format: str) -> None:
 @database_option
 @db_timeout_options
 @sync_options
+@monitor_options
 @handle_errors
-def sync(api_url: str, token: str, org: str, database_url: str, **options: Any) -> None:
+def sync(
+    api_url: str,
+    token: str,
+    org: str,
+    database_url: str,
+    metrics_file: Path | None,
+    pushgateway: str | None,
+    notify_url: str | None,
+    **options: Any,
+) -> None:
     """Fetch every agent's tasks and write what changed."""
+    monitor = RunMonitor(metrics_file, pushgateway, notify_url)  # bad paths: exit 2 now
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
-    with page_progress(sys.stderr.isatty()) as on_page:
-        runner.on_page = on_page
-        result = runner.run()
+    with monitor.watching(runner):  # metrics and notification once the run ends, however
+        with page_progress(sys.stderr.isatty()) as on_page:
+            runner.on_page = on_page
+            result = runner.run()
+        monitor.result = result
     click.echo(render.run_summary(result))
     if result.outcome is RunOutcome.ABORTED:
         click.echo(f"aborted: {result.error}", err=True)
@@ -155,3 +175,5 @@ def demo_command(database_url: str) -> None:
 
 main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")
+main.add_command(verify_command, name="verify")
+main.add_command(check_command, name="check")

@@ -23,11 +23,13 @@ from unpod_etl.cli.options import (
     database_option,
     db_timeout_options,
     handle_errors,
+    monitor_options,
     sync_options,
 )
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome
+from unpod_etl.pipeline.monitor import RunMonitor
 from unpod_etl.pipeline.schedule import parse_cron, run_schedule
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
@@ -74,6 +76,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @database_option
 @db_timeout_options
 @sync_options
+@monitor_options
 @handle_errors
 def schedule_command(
     cron: str,
@@ -82,10 +85,14 @@ def schedule_command(
     token: str,
     org: str,
     database_url: str,
+    metrics_file: Path | None,
+    pushgateway: str | None,
+    notify_url: str | None,
     **options: Any,
 ) -> None:
     """Stay running and sync on a cron schedule (one run at a time; missed slots skipped)."""
     expr = parse_cron(cron)
+    RunMonitor(metrics_file, pushgateway, notify_url)  # a bad metrics path: exit 2 at start
     # Fail at start, not at 02:00: a bad token/URL/database URL is a usage error (exit 2).
     UnpodClient(api_url, token, org)
     db.make_engine(database_url).dispose()
@@ -97,10 +104,13 @@ def schedule_command(
     def job() -> int:
         try:
             runner = SyncRunner(config)
+            monitor = RunMonitor(metrics_file, pushgateway, notify_url)
             try:
-                with page_progress(sys.stderr.isatty()) as on_page:
-                    runner.on_page = on_page
-                    result = runner.run()
+                with monitor.watching(runner):  # each run reports itself, as `sync` does
+                    with page_progress(sys.stderr.isatty()) as on_page:
+                        runner.on_page = on_page
+                        result = runner.run()
+                    monitor.result = result
             finally:
                 runner.engine.dispose()  # no idle connections held between nightly runs
         except EtlError as exc:  # e.g. the database is down tonight: try again next slot

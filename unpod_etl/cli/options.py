@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -178,5 +179,32 @@ def db_timeout_options(fn: F) -> F:
         expose_value=False,
         callback=_set_db_default("connect_timeout"),
         help="Longest wait to connect to the database (at least 2s on PostgreSQL); then exit 3.",
+    )(fn)
+    return fn
+
+
+def monitor_options(fn: F) -> F:
+    """Where a run reports itself (pipeline/monitor.py); keyword names match RunMonitor's."""
+    fn = click.option(
+        "--notify-url",
+        envvar="UNPOD_ETL_NOTIFY_URL",
+        metavar="URL",
+        help="Slack/Teams incoming webhook: told of partial or aborted runs and of the "
+        "recovery after one [UNPOD_ETL_NOTIFY_URL].",
+    )(fn)
+    fn = click.option(
+        "--pushgateway",
+        envvar="UNPOD_ETL_PUSHGATEWAY",
+        metavar="URL",
+        help="Push the run's metrics to this Prometheus Pushgateway, job unpod_etl "
+        "[UNPOD_ETL_PUSHGATEWAY].",
+    )(fn)
+    fn = click.option(
+        "--metrics-file",
+        type=click.Path(path_type=Path),  # checked by RunMonitor: one line, exit 2
+        envvar="UNPOD_ETL_METRICS_FILE",
+        metavar="PATH",
+        help="Write the run's metrics here (node_exporter textfile, replaced atomically) "
+        "[UNPOD_ETL_METRICS_FILE].",
     )(fn)
     return fn

@@ -20,6 +20,7 @@ SUMMARY_COLUMNS = (
     "failed",
     "deleted",
     "restored",
+    "reassigned",
 )
 
 
@@ -57,6 +58,7 @@ def run_summary(result: RunResult) -> str:
             "failed": a.failed,
             "deleted": a.deleted,
             "restored": a.restored,
+            "reassigned": a.reassigned,
         }
         for a in result.agents
     ]
@@ -68,6 +70,12 @@ def run_summary(result: RunResult) -> str:
         f"  {a.handle}: {a.deletes_held} deletions held back by --max-delete-fraction"
         for a in result.agents
         if a.deletes_held
+    ]
+    errors += [
+        f"  {a.handle}: {a.call_conflicts} task(s) kept aside in rejected_records: "
+        "their call_id is another task's call"
+        for a in result.agents
+        if a.call_conflicts
     ]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
@@ -99,6 +107,8 @@ AGENT_COLUMNS = (
     "tasks_changed_unmoved",
     "tasks_unchanged",
     "tasks_failed",
+    "reassigned",
+    "call_conflicts",
     "error",
 )
 

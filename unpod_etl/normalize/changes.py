@@ -86,6 +86,7 @@ class PageChanges:
     """What one page writes, gathered from its decisions."""
 
     tasks: list[NormalizedTask] = field(default_factory=list)  # inserted or rewritten
+    actions: list[Action] = field(default_factory=list)  # what decided each of `tasks`
     raw_moved: list[tuple[str, str]] = field(default_factory=list)  # (task_id, raw_fingerprint)
     healed: list[str] = field(default_factory=list)  # task_ids whose rejection is resolved
     rejected: list[tuple[Any, str]] = field(default_factory=list)  # (document, reason)
@@ -96,6 +97,7 @@ class PageChanges:
             self.healed.append(task_id)
         if decision.writes_task:
             self.tasks.append(item)
+            self.actions.append(decision.action)
         elif decision.action is Action.RAW_MOVED:
             self.raw_moved.append((task_id, item.task["raw_fingerprint"]))
 

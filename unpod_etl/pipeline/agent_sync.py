@@ -13,11 +13,13 @@ from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
+from unpod_etl.normalize.history import ChangeKind
+from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import deletions, load, rejects
+from unpod_etl.warehouse import deletions, history, load, rejects
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,12 @@ class AgentSync:
             conn, res.handle, self.seen_ids, utcnow(), self.max_delete_fraction
         )
         res.deleted, res.restored, res.deletes_held = done.deleted, done.restored, done.held_back
+        now = utcnow()
+        for kind, ids in (
+            (ChangeKind.DELETED, done.deleted_ids),
+            (ChangeKind.RESTORED, done.restored_ids),
+        ):
+            history.record_settled(conn, kind, res.handle, ids, self.run_id, now)
         if done.held_back:
             log.warning(
                 "agent %s: %d stored tasks absent twice, more than --max-delete-fraction %s "
@@ -143,19 +151,7 @@ class AgentSync:
         if not writes:
             return  # nothing to write: an unchanged page costs no transaction at all
         now = utcnow()
-
-        def write(conn: Connection) -> None:
-            load.set_raw_fingerprints(conn, writes.raw_moved)
-            load.write_tasks(conn, writes.tasks, self.run_id, now)
-            for doc, reason in writes.rejected:
-                key = rejects.save_rejection(
-                    conn, res.handle, doc, reason, page.number, self.run_id, now
-                )
-                rejected.add(key)
-            rejects.resolve_rejections(conn, res.handle, writes.healed, now)
-            load.update_agent(conn, self.run_id, res.handle, res.counters())
-
-        self.db(write)
+        self.db(lambda c: write_page(c, writes, res, self.run_id, page.number, rejected, now))
         # Only once committed does the stored state move on.
         for item in writes.tasks:
             row = item.task

@@ -34,6 +34,8 @@ class AgentResult:
     deleted: int = 0  # stored tasks absent from two complete walks: deleted_at set
     restored: int = 0  # deleted tasks the walk saw again
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
+    reassigned: int = 0  # tasks that moved here from another agent (row, call and lines)
+    call_conflicts: int = 0  # tasks kept aside: their call_id is another task's call
     error: str | None = None
 
     def count(self, action: Action) -> None:
@@ -55,6 +57,8 @@ class AgentResult:
             "tasks_changed_unmoved": self.changed_unmoved,
             "tasks_unchanged": self.unchanged,
             "tasks_failed": self.failed,
+            "reassigned": self.reassigned,
+            "call_conflicts": self.call_conflicts,
         }
 
 

@@ -22,6 +22,7 @@ from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
 from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
+from unpod_etl.source.stats import RequestStats
 from unpod_etl.source.walk import WalkReport
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class UnpodClient:
     timeout: float = 60.0
     min_page_size: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stats: RequestStats = field(default_factory=RequestStats, repr=False)  # for metrics
     # One Session per thread: agents are fetched by a pool of workers, and a Session's
     # connection pool is not meant to be shared across threads.
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -149,12 +151,16 @@ class UnpodClient:
     ) -> dict[str, Any]:
         url = self.base_url + path
         return call_with_retries(
-            partial(self._get_once, url, params, what, decode), self.retry, what
+            partial(self._get_once, url, params, what, decode),
+            self.retry,
+            what,
+            on_retry=self.stats.add_retry,
         )
 
     def _get_once(
         self, url: str, params: dict[str, Any], what: str, decode: Decoder
     ) -> dict[str, Any]:
+        self.stats.add_request()
         try:
             # stream=True and one read of the whole body: `resp.content` reads it in 10 KB
             # chunks, each through five Python layers and a fresh GIL acquisition; with

@@ -65,7 +65,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
+def call_with_retries(
+    fn: Callable[[], T],
+    policy: RetryPolicy,
+    what: str,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """fn() until it succeeds or the policy gives up; on_retry() before each new attempt."""
     backoff = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
 
     def wait(state: RetryCallState) -> float:
@@ -83,6 +89,8 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
             policy.attempts,
             state.next_action.sleep if state.next_action else 0.0,
         )
+        if on_retry is not None:
+            on_retry()
 
     retrying = Retrying(
         retry=retry_if_exception_type(TransientHttpError),

@@ -28,6 +28,8 @@ class DeletionOutcome:
     restored: int = 0  # had deleted_at, seen again
     missing: int = 0  # newly marked missing_since (first absence)
     held_back: int = 0  # would have been deleted, kept by the guard
+    deleted_ids: tuple[str, ...] = ()
+    restored_ids: tuple[str, ...] = ()
 
 
 def settle_agent(
@@ -55,11 +57,14 @@ def settle_agent(
     _set(conn, [r.task_id for r in returned], missing_since=None, deleted_at=None)
     _set(conn, first_absence, missing_since=now)
     _set(conn, second_absence, deleted_at=now)
+    restored = tuple(r.task_id for r in returned if r.deleted_at is not None)
     return DeletionOutcome(
         deleted=len(second_absence),
-        restored=sum(r.deleted_at is not None for r in returned),
+        restored=len(restored),
         missing=len(first_absence),
         held_back=held_back,
+        deleted_ids=tuple(second_absence),
+        restored_ids=restored,
     )
 
 

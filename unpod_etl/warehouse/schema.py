@@ -7,14 +7,9 @@ PostgreSQL and plain JSON on SQLite, and every timestamp is stored as UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -25,9 +20,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+
+from unpod_etl.warehouse.column_types import JsonDoc, RunId, UtcTime
 
 metadata = MetaData(
     naming_convention={
@@ -37,26 +31,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-# JSONB where it is available (indexable, compact), JSON text elsewhere.
-JsonDoc = JSON().with_variant(JSONB(), "postgresql")
-
-
-class _UtcTime(TypeDecorator[datetime]):
-    """DateTime(timezone=True) that always hands back aware UTC (SQLite returns naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-UtcTime = _UtcTime()
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-RunId = BigInteger().with_variant(Integer(), "sqlite")
 
 agents = Table(
     "agents",
@@ -101,7 +75,8 @@ tasks = Table(
     Column("contact_name", Text),
     Column("contact_number", Text),
     Column("contact_email", Text),
-    Column("output_kind", String(32)),  # none | call | email | failed | scheduled | other
+    # none | call | email | failed | scheduled | interim | other
+    Column("output_kind", String(32)),
     Column("output_error", Text),
     Column("input", JsonDoc),
     Column("output", JsonDoc),
@@ -117,6 +92,9 @@ tasks = Table(
     # the agent that missed the task, then deleted_at by the next one; both cleared on return.
     Column("missing_since", UtcTime),
     Column("deleted_at", UtcTime),
+    # Migration 0009: a follow-up task names its original (output.referenced_task).
+    Column("referenced_task_id", String(64), index=True),
+    Column("followup_count", Integer),
 )
 
 calls = Table(
@@ -207,6 +185,10 @@ sync_agent_results = Table(
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
     Column("error", Text),
+    # Migration 0008: tasks that moved here from another agent; tasks kept aside because
+    # their call_id is another task's call.
+    Column("reassigned", Integer, nullable=False, default=0, server_default="0"),
+    Column("call_conflicts", Integer, nullable=False, default=0, server_default="0"),
 )
 
 rejected_records = Table(
@@ -227,6 +209,26 @@ rejected_records = Table(
     Column("resolved_at", UtcTime),  # set when a later run loaded the task normally
     UniqueConstraint("agent_handle", "record_key"),
 )
+
+# One row per change a sync wrote (migration 0008, warehouse/history.py); unchanged tasks
+# add none. `kind`: new, moved, changed_unmoved, deleted, restored, reassigned.
+task_changes = Table(
+    "task_changes",
+    metadata,
+    Column("change_id", RunId, primary_key=True, autoincrement=True),
+    Column("run_id", RunId, index=True),
+    Column("task_id", String(64), nullable=False),
+    Column("agent_handle", String(255), nullable=False),
+    Column("agent_before", String(255)),  # set when the task came from another agent
+    Column("observed_at", UtcTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status_before", String(64)),
+    Column("status_after", String(64)),
+    Column("marker_before", UtcTime),
+    Column("marker_after", UtcTime),
+    Column("changed_parts", JsonDoc),  # list of: status, input, output, transcript, ...
+)
+Index("ix_task_changes_task_id_observed_at", task_changes.c.task_id, task_changes.c.observed_at)
 
 Index("ix_tasks_agent_status", tasks.c.agent_handle, tasks.c.status)
 # For the analytics views (migration 0003): per-agent time ranges and stuck-task scans.

@@ -1,0 +1,81 @@
+"""`unpod-etl check`: is the warehouse fresh? For a monitoring system's script check or a
+Kubernetes CronJob: exit 0 healthy, 1 not (one line per finding), 2 bad usage, 3 database
+unreachable. Read-only: never creates or migrates anything."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from unpod_etl.cli.options import database_option, db_timeout_options, handle_errors
+from unpod_etl.core import clock
+from unpod_etl.core.errors import ConfigError
+from unpod_etl.core.health import findings, parse_duration
+from unpod_etl.warehouse.health import health_facts, open_for_reading
+
+DEFAULT_MAX_AGE = "26h"  # a nightly run plus two hours of slack
+
+
+class DurationParam(click.ParamType):
+    """26h, 90m, 2d, 1d12h."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.command(name="check")
+@database_option
+@db_timeout_options
+@click.option(
+    "--max-age",
+    type=DurationParam(),
+    default=DEFAULT_MAX_AGE,
+    show_default=True,
+    help="Unhealthy when the last successful run (or an agent's last success) is older.",
+)
+@click.option(
+    "--max-rejected",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Unhealthy when more unresolved rejected records than this are kept.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
+@handle_errors
+def check_command(database_url: str, max_age: timedelta, max_rejected: int, as_json: bool) -> None:
+    """Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no
+    successful run within --max-age, agents not synced ok within it, runs that died since
+    the last success, unresolved rejected records above --max-rejected."""
+    now = clock.now()
+    engine = open_for_reading(database_url)
+    try:
+        facts = health_facts(engine, active_since=now - max_age)
+    finally:
+        engine.dispose()
+    found = findings(facts, now, max_age, max_rejected)
+    if as_json:
+        doc = {
+            "healthy": not found,
+            "checked_at": now.isoformat(),
+            "last_success": facts.last_success.isoformat() if facts.last_success else None,
+            "open_rejections": facts.open_rejections,
+            "findings": [f.as_json() for f in found],
+        }
+        click.echo(json.dumps(doc, indent=2))
+    elif found:
+        for finding in found:
+            click.echo(finding.message)
+    else:
+        click.echo("healthy")
+    sys.exit(1 if found else 0)

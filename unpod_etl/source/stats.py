@@ -1,0 +1,24 @@
+"""Counts of the HTTP requests a client made and of the retries among them (for metrics).
+
+Shared by the worker threads of one client, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0  # every HTTP request sent, retries included
+    retries: int = 0  # requests sent again after a transient failure (see retrying.py)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def add_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
