@@ -233,6 +233,9 @@ def lock_holder_pid(cluster: Cluster, url: str, name: str) -> int:
 
 
 def test_only_the_lock_session_terminated_and_no_second_writer(cluster, slow, fake_server, db_url):
+    # Slower still: the first must outlast a second process's start on a loaded machine.
+    slow.faults.clear()
+    slow.faults.inject("slow", delay=1.5)
     proc = start_sync(fake_server.url, slow, db_url)
     wait_until_writing(cluster, db_url, proc)
     # While the first can write, a second sync refuses and writes nothing.
