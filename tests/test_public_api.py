@@ -68,10 +68,13 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "max_delete_fraction",
         "auth_scheme",
         "schema",
+        "lock_timeout",
+        "connect_timeout",
     ]
     assert fields["agents"] == () and fields["page_size"] == 100
     assert fields["max_delete_fraction"] == 0.2 and fields["auth_scheme"] == "Token"
     assert fields["schema"] == "public"
+    assert fields["lock_timeout"] is None and fields["connect_timeout"] is None  # 60 s, 10 s
     assert fields["workers"] == 1 and fields["shard"] == (0, 1)
     params = inspect.signature(unpod_etl.run_sync).parameters
     assert list(params) == ["config", "engine"] and params["engine"].default is None

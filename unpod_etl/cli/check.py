@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli.options import api_options, database_option, handle_errors, schema_option
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    db_timeout_options,
+    handle_errors,
+    schema_option,
+)
 from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.core.health import findings, parse_duration
@@ -46,6 +52,7 @@ class DurationParam(click.ParamType):
     help="Also walk the API read only and compare it with the warehouse (as `verify`); "
     "needs the API options.",
 )
+@db_timeout_options
 @click.option(
     "--max-age",
     type=DurationParam(),

@@ -10,7 +10,12 @@ import sys
 
 import click
 
-from unpod_etl.cli.options import database_option, handle_errors, schema_option
+from unpod_etl.cli.options import (
+    database_option,
+    db_timeout_options,
+    handle_errors,
+    schema_option,
+)
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.warehouse import db, revisions
 from unpod_etl.warehouse.namespace import engine_in_schema
@@ -34,6 +39,7 @@ def db_group() -> None:
 
 @db_group.command()
 @database_option
+@db_timeout_options
 @schema_option
 @handle_errors
 def upgrade(database_url: str, schema: str) -> None:
@@ -45,6 +51,7 @@ def upgrade(database_url: str, schema: str) -> None:
 
 @db_group.command()
 @database_option
+@db_timeout_options
 @schema_option
 @handle_errors
 def current(database_url: str, schema: str) -> None:
@@ -56,6 +63,7 @@ def current(database_url: str, schema: str) -> None:
 
 @db_group.command()
 @database_option
+@db_timeout_options
 @schema_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
@@ -90,6 +98,7 @@ def history(database_url: str, schema: str, as_json: bool) -> None:
 @db_group.command()
 @click.argument("revision")
 @database_option
+@db_timeout_options
 @schema_option
 @click.option("--yes", is_flag=True, help="Do not ask first (needed without a terminal).")
 @handle_errors

@@ -13,6 +13,7 @@ from unpod_etl.cli.lazy import LazyGroup
 from unpod_etl.cli.options import (
     api_options,
     database_option,
+    db_timeout_options,
     handle_errors,
     monitor_options,
     schema_option,
@@ -70,6 +71,7 @@ def main(verbose: bool, log_format: str) -> None:
 @api_options
 @database_option
 @schema_option
+@db_timeout_options
 @sync_options
 @monitor_options
 @handle_errors
@@ -124,6 +126,7 @@ def agents(api_url: str, token: str, org: str, auth_scheme: str) -> None:
 @main.command()
 @database_option
 @schema_option
+@db_timeout_options
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
@@ -189,6 +192,7 @@ def fake_api(
     help="SQLAlchemy URL of a database for the demo alone (refused if it holds data from "
     "another API)  [default: sqlite:///unpod_etl_demo.db; UNPOD_ETL_DATABASE_URL is ignored]",
 )
+@db_timeout_options
 @handle_errors
 def demo_command(database_url: str | None) -> None:
     """Sync the built-in fake API into a database of its own and show a few queries."""

@@ -21,6 +21,7 @@ from unpod_etl.cli import interrupts, render
 from unpod_etl.cli.options import (
     api_options,
     database_option,
+    db_timeout_options,
     handle_errors,
     monitor_options,
     schema_option,
@@ -79,6 +80,7 @@ def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> It
 @api_options
 @database_option
 @schema_option
+@db_timeout_options
 @sync_options
 @monitor_options
 @handle_errors
@@ -136,6 +138,7 @@ def schedule_command(
 @click.command(name="report")
 @database_option
 @schema_option
+@db_timeout_options
 @click.option(
     "--out",
     # A plain str: click.Path turns '' into '.', and its checks' error is four lines long.

@@ -160,6 +160,64 @@ def sync_options(fn: F) -> F:
     return fn
 
 
+class SecondsParam(click.ParamType):
+    """A duration: `10`, `2s`, `500ms`, `1m`."""
+
+    name = "DURATION"
+    _UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0))
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        raw = str(value).strip().lower()
+        factor = 1.0
+        for suffix, unit in self._UNITS:
+            if raw.endswith(suffix):
+                raw, factor = raw[: -len(suffix)], unit
+                break
+        try:
+            seconds = float(raw) * factor
+        except ValueError:
+            self.fail(f"{value!r} is not a duration (e.g. 10s, 500ms, 1m)", param, ctx)
+        if not 0 < seconds <= 86_400:
+            self.fail(f"{value!r}: must be more than 0 and at most a day", param, ctx)
+        return seconds
+
+
+def _set_db_default(name: str) -> Callable[[Any, Any, float], None]:
+    def callback(_ctx: Any, _param: Any, value: float) -> None:
+        from unpod_etl.warehouse.db import set_connection_defaults
+
+        set_connection_defaults(**{name: value})
+
+    return callback
+
+
+def db_timeout_options(fn: F) -> F:
+    """Bounds on waiting for the database, for every command that opens it. They set the
+    process's connection defaults (warehouse.db), so commands need no new parameters."""
+    fn = click.option(
+        "--lock-timeout",
+        type=SecondsParam(),
+        default="60s",
+        show_default=True,
+        expose_value=False,
+        callback=_set_db_default("lock_timeout"),
+        help="Longest wait for a table another session locked (PostgreSQL lock_timeout; "
+        "SQLite busy timeout); then that agent fails (the run, for the run's own tables).",
+    )(fn)
+    fn = click.option(
+        "--connect-timeout",
+        type=SecondsParam(),
+        default="10s",
+        show_default=True,
+        expose_value=False,
+        callback=_set_db_default("connect_timeout"),
+        help="Longest wait to connect to the database (at least 2s on PostgreSQL); then exit 3.",
+    )(fn)
+    return fn
+
+
 def monitor_options(fn: F) -> F:
     """Where a run reports itself (pipeline/monitor.py); keyword names match RunMonitor's."""
     fn = click.option(

@@ -8,7 +8,13 @@ import sys
 import click
 
 from unpod_etl.cli import render
-from unpod_etl.cli.options import api_options, database_option, handle_errors, schema_option
+from unpod_etl.cli.options import (
+    api_options,
+    database_option,
+    db_timeout_options,
+    handle_errors,
+    schema_option,
+)
 from unpod_etl.pipeline.verify import VerifyConfig, run_verify
 
 COLUMNS = (
@@ -28,6 +34,7 @@ COLUMNS = (
 @api_options
 @database_option
 @schema_option
+@db_timeout_options
 @click.option(
     "--agent",
     "agents",

@@ -15,15 +15,14 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.clock import now as utcnow
-from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.errors import AbortError, ApiError, ConfigError, EtlError
 from unpod_etl.core.handles import check_handle
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
@@ -32,10 +31,11 @@ from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken, run_all
 from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.results import AgentResult, RunResult
+from unpod_etl.pipeline.run_db import RunDb
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
-from unpod_etl.warehouse.db import describe_db_error
+from unpod_etl.warehouse.db import ConnectionSettings, connection_defaults, name_connections
 from unpod_etl.warehouse.locks import NamedLock
 from unpod_etl.warehouse.namespace import check_schema_name, engine_in_schema, schema_of
 from unpod_etl.warehouse.revisions import migrate
@@ -63,6 +63,10 @@ class SyncConfig:
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
     auth_scheme: str = DEFAULT_AUTH_SCHEME  # Authorization: <scheme> <token>; Token, JWT, Bearer
     schema: str = "public"  # PostgreSQL schema of the warehouse (warehouse/namespace.py)
+    # Seconds; None: the process defaults (warehouse.db.set_connection_defaults, the CLI's
+    # --lock-timeout / --connect-timeout).
+    lock_timeout: float | None = None
+    connect_timeout: float | None = None
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -97,7 +101,9 @@ class SyncRunner:
         )
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
-        self.engine = engine or engine_in_schema(config.database_url, config.schema, pool)
+        self.engine = engine or engine_in_schema(
+            config.database_url, config.schema, pool, settings=self._settings()
+        )
         if (schema_of(self.engine) or "public") != config.schema:  # would write elsewhere
             raise ConfigError(f"the engine given is not scoped to schema {config.schema!r}")
         # After the URLs' checks, before any request or write: the server would answer 400.
@@ -106,11 +112,19 @@ class SyncRunner:
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
+        self.db = RunDb(self.engine, self._settings().lock_timeout, self._aborting)
         self.owners = TaskOwners(())  # who owns a task listed twice; set once agents are known
         # The CLI hands in the token its signal handlers set; nobody sets this default one.
         self.stop = StopToken()
         self._jobs: dict[str, AgentSync] = {}  # the agents started, for an interrupted end
         self._results: dict[str, AgentResult] = {}  # every agent's result, by handle
+
+    def _settings(self) -> ConnectionSettings:
+        base = connection_defaults()
+        return ConnectionSettings(
+            connect_timeout=self.config.connect_timeout or base.connect_timeout,
+            lock_timeout=self.config.lock_timeout or base.lock_timeout,
+        )
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -121,8 +135,13 @@ class SyncRunner:
         k, n = self.config.shard
         sqlite = self.engine.dialect.name == "sqlite"
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
-        with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
+        scope = NamedLock(self.engine, name)
+        with self._hold(scope, f"another sync holds the lock {name!r}"):
+            self.db.guards = [scope]
             run_id, run_lock = self._start_run()
+            name_connections(self.engine, f"run {run_id}")
+            if run_lock is not None:
+                self.db.guards.append(run_lock)
             result = RunResult(run_id=run_id, outcome=RunOutcome.RUNNING)
             try:
                 self._run_agents(result)
@@ -179,16 +198,7 @@ class SyncRunner:
         # Skipped out-of-shard agents first, then the run's own in their listed order.
         order = [h for h in self._results if h not in handles] + handles
         result.agents.extend(self._results[h] for h in order if h in self._results)
-        values = {
-            **result.totals(),
-            "finished_at": utcnow(),
-            "outcome": result.outcome,
-            "error": result.error,
-        }
-        try:
-            self._db(lambda c: load.finish_run(c, result.run_id or 0, values))
-        except AbortError:
-            log.error("could not record the end of run %s", result.run_id)
+        self.db.record_end(result)
 
     def _sync_agents(self, result: RunResult, handles: list[str]) -> None:
         def interrupt_jobs() -> None:  # for workers left in a network read
@@ -249,7 +259,7 @@ class SyncRunner:
         try:
             job = AgentSync(
                 self.client,
-                self._db,
+                lambda fn: self._db(fn, agent_lock=lock),
                 result.run_id or 0,
                 handle,
                 self.config.page_size,
@@ -260,9 +270,14 @@ class SyncRunner:
             )
             self._jobs[handle], self._results[handle] = job, job.result
             return job.run()
-        except AbortError:
-            self._aborting.set()  # workers still queued must not start their agents
+        except AbortError as exc:
+            self.db.abort(exc)  # workers still queued must not start their agents
             raise
+        except EtlError as exc:  # e.g. a table lock that outlasted --lock-timeout at its start
+            log.error("agent %s failed: %s", handle, exc)
+            res = AgentResult(handle, outcome=AgentOutcome.FAILED, error=str(exc))
+            self._results[handle] = res
+            return res
         finally:
             lock.release()
 
@@ -289,27 +304,14 @@ class SyncRunner:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _try(self, lock: NamedLock) -> bool:
-        try:
-            return lock.try_acquire()
-        except SQLAlchemyError as exc:
-            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+        return self.db.try_lock(lock)
 
-    @contextmanager
-    def _hold(self, lock: NamedLock, busy: str) -> Iterator[None]:
-        if not self._try(lock):
-            raise AbortError(f"{busy}: a sync is already running against this database")
-        try:
-            yield
-        finally:
-            lock.release()
+    def _hold(self, lock: NamedLock, busy: str) -> AbstractContextManager[None]:
+        return self.db.hold(lock, busy)
 
-    def _db(self, fn: Callable[[Connection], Any]) -> Any:
-        """Run fn in its own committed transaction; a database failure aborts the run."""
-        try:
-            with self.engine.begin() as conn:
-                return fn(conn)
-        except SQLAlchemyError as exc:
-            raise AbortError(f"database error: {describe_db_error(exc)}") from None
+    def _db(self, fn: Callable[[Connection], Any], agent_lock: NamedLock | None = None) -> Any:
+        """Run fn in its own committed transaction, holding the run's locks (run_db.py)."""
+        return self.db(fn, agent_lock)
 
 
 def _signal_name(signum: int | None) -> str:

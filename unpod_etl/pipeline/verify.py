@@ -163,4 +163,4 @@ def _read(engine: Engine, fn: Any) -> Any:
         with engine.connect() as conn:
             return fn(conn)
     except SQLAlchemyError as exc:
-        raise AbortError(f"database error: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import weakref
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ConfigError
+from unpod_etl.warehouse import db_errors
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -35,24 +40,100 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+APP_NAME = "unpod-etl"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Bounds on waiting for the database, applied to every connection an engine makes.
+
+    connect_timeout: seconds to establish a connection (libpq's connect_timeout, at least 2);
+    lock_timeout: seconds a statement waits for a lock another session holds (PostgreSQL
+    lock_timeout; SQLite's busy timeout, for a database file another program locked).
+    """
+
+    connect_timeout: float = 10.0
+    lock_timeout: float = 60.0
+
+
+_defaults = ConnectionSettings()
+# Engines made here, and the application_name their connections should carry.
+_app_names: weakref.WeakKeyDictionary[Engine, list[str]] = weakref.WeakKeyDictionary()
+
+
+def set_connection_defaults(**values: float) -> None:
+    """The settings make_engine uses when none are given (the CLI's --*-timeout options)."""
+    global _defaults
+    _defaults = replace(_defaults, **values)
+
+
+def connection_defaults() -> ConnectionSettings:
+    return _defaults
+
+
+def make_engine(url: str, pool_size: int = 5, settings: ConnectionSettings | None = None) -> Engine:
     full = normalize_url(url)
-    # SQLite's file engine has its own pool; pool_size only applies to server databases.
-    extra: dict[str, Any] = {} if full.startswith("sqlite") else {"pool_size": pool_size}
-    engine = create_engine(full, pool_pre_ping=True, **extra)
-    if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+    s = settings or _defaults
+    if full.startswith("sqlite"):  # SQLite's file engine has its own pool
+        engine = create_engine(full, pool_pre_ping=True)
+        _tune_sqlite(engine, s)
+        return engine
+    query = make_url(full).query
+    options = str(query.get("options", ""))
+    connect_args: dict[str, Any] = {
+        "connect_timeout": max(2, math.ceil(s.connect_timeout)),
+        # The user's own options (from the URL) come after ours, so theirs win.
+        "options": f"-c lock_timeout={max(1, round(s.lock_timeout * 1000))} {options}".strip(),
+    }
+    if "application_name" not in query:
+        connect_args["application_name"] = APP_NAME
+    # pre-ping: a connection idle in the pool is checked before use, so a server restart
+    # between two runs (schedule, a long-lived worker) costs one reconnect, not a failure.
+    engine = create_engine(full, pool_pre_ping=True, pool_size=pool_size, connect_args=connect_args)
+    if "application_name" not in query:
+        _app_names[engine] = wanted = [APP_NAME]
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+            # Once per connection and name: a pooled connection made before the run id was
+            # known is renamed the first time it is used after.
+            if record.info.get("unpod_app", APP_NAME) == wanted[0]:
+                return
+            try:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute("SELECT set_config('application_name', %s, false)", (wanted[0],))
+                dbapi_conn.commit()
+            except Exception:  # noqa: BLE001 - a name is cosmetic; the caller's use reports
+                with contextlib.suppress(Exception):  # a dead connection with its real cause
+                    dbapi_conn.rollback()
+                return
+            record.info["unpod_app"] = wanted[0]
+
     return engine
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def name_connections(engine: Engine, suffix: str) -> None:
+    """Give this engine's connections application_name `unpod-etl <suffix>` (e.g. the run id),
+    so an operator can tell them apart in pg_stat_activity and pg_terminate_backend one."""
+    if engine in _app_names:
+        _app_names[engine][0] = f"{APP_NAME} {suffix}"[:63]
+
+
+def application_name(engine: Engine) -> str:
+    """The application_name this engine's connections carry now."""
+    return _app_names[engine][0] if engine in _app_names else APP_NAME
+
+
+def _tune_sqlite(engine: Engine, settings: ConnectionSettings) -> None:
+    busy_ms = max(1, round(settings.lock_timeout * 1000))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         cur = dbapi_conn.cursor()
-        # WAL lets `status` read while a sync writes; the busy timeout makes a second
-        # writer wait instead of failing at once.
+        # WAL lets `status` read while a sync writes; the busy timeout makes a writer wait
+        # (at most --lock-timeout) for a file another program locked instead of failing.
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -98,7 +179,7 @@ def upgrade(engine: Engine, revision: str = "head", lock_wait: float | None = No
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:
-        raise AbortError(f"database error while migrating: {describe_db_error(exc)}") from None
+        raise AbortError(f"migrating the schema: {describe_db_error(exc)}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -108,7 +189,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None
 
 
 def _stamped_revision(engine: Engine) -> str | None:
@@ -119,7 +200,7 @@ def _stamped_revision(engine: Engine) -> str | None:
                 return None
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except SQLAlchemyError as exc:
-        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None
     return rows[0] if len(rows) == 1 else None
 
 
@@ -130,10 +211,8 @@ def head_revision() -> str | None:
 
 
 def describe_db_error(exc: SQLAlchemyError) -> str:
-    """First line of the driver's message, without the SQL or parameters SQLAlchemy appends."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    """One line naming the cause (db_errors.py), without the SQL or parameters."""
+    return db_errors.describe(exc)
 
 
 def _masked(url: str) -> str:

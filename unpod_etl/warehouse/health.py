@@ -37,7 +37,7 @@ def open_for_reading(database_url: str, schema: str = "public") -> Engine:
             raise ConfigError(NO_TABLES)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None
     return engine
 
 
@@ -122,4 +122,4 @@ def health_facts(engine: Engine, active_since: datetime) -> HealthFacts:
                 open_rejections=open_rejections(conn),
             )
     except SQLAlchemyError as exc:
-        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None

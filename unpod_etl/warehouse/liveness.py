@@ -3,6 +3,12 @@
 A run holds a lock for its whole life (see locks.py): on PostgreSQL an advisory lock named
 after the run, on SQLite the database's single sync lock. A run recorded as `running` whose
 lock is free has died; `status` shows it so, and the next sync records it as `died`.
+
+The same lock decides whether the run may still write: every write transaction of a run
+shares the lock and checks that the run's lock session still holds it (locks.assert_held).
+So a run whose lock session was terminated while its process lives on stops writing at its
+next transaction, and no other run can judge it dead (or take over) while one of its writes
+is still in flight: "alive" and "may write" are one test and cannot disagree.
 """
 
 from __future__ import annotations
@@ -55,3 +61,24 @@ def mark_died(conn: Connection, run_ids: Sequence[int]) -> None:
         .where(sync_agent_results.c.outcome == AgentOutcome.RUNNING)
         .values(outcome=AgentOutcome.DIED)
     )
+
+
+def record_abort(conn: Connection, run_id: int, values: dict[str, Any]) -> bool:
+    """Record the end of a run that lost its lock or its database, without its lock.
+
+    Only a row still `running` is touched: a run another sync already recorded as `died`
+    keeps that verdict. Agents still `running` in it are recorded as failed. Returns whether
+    the row was updated.
+    """
+    done = conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.run_id == run_id, sync_runs.c.outcome == RunOutcome.RUNNING)
+        .values(**values)
+    ).rowcount
+    conn.execute(
+        update(sync_agent_results)
+        .where(sync_agent_results.c.run_id == run_id)
+        .where(sync_agent_results.c.outcome == AgentOutcome.RUNNING)
+        .values(outcome=AgentOutcome.FAILED, error="run aborted")
+    )
+    return bool(done)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from unpod_etl.core.errors import ConfigError
-from unpod_etl.warehouse.db import make_engine
+from unpod_etl.warehouse.db import ConnectionSettings, make_engine
 from unpod_etl.warehouse.scope import schema_of as schema_of  # re-exported for callers
 
 DEFAULT_SCHEMA = "public"
@@ -37,10 +37,15 @@ def check_schema_name(name: str) -> str:
     return name
 
 
-def engine_in_schema(url: str, schema: str = DEFAULT_SCHEMA, pool_size: int = 5) -> Engine:
+def engine_in_schema(
+    url: str,
+    schema: str = DEFAULT_SCHEMA,
+    pool_size: int = 5,
+    settings: ConnectionSettings | None = None,
+) -> Engine:
     """make_engine(url), with every table, view and alembic_version in `schema`."""
     check_schema_name(schema)
-    engine = make_engine(url, pool_size=pool_size)
+    engine = make_engine(url, pool_size=pool_size, settings=settings)
     return in_schema(engine, schema)
 
 

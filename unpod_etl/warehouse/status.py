@@ -39,7 +39,7 @@ def load_status(engine: Engine, limit: int) -> StatusSnapshot:
             runs, agents = queries.runs_with_agents(conn, limit)
         dead = liveness.dead_run_ids(engine, runs)
     except SQLAlchemyError as exc:
-        raise AbortError(f"database unreachable: {describe_db_error(exc)}") from None
+        raise AbortError(describe_db_error(exc)) from None
     # A run still marked running whose lock is free was killed: say so.
     for run in runs:
         if run.get("api_url"):  # rows written before URLs were masked
