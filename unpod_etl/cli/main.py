@@ -23,6 +23,7 @@ from unpod_etl.cli.options import (
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
 from unpod_etl.cli.verify import verify_command
+from unpod_etl.cli.webhook import webhook_command
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.pipeline.monitor import RunMonitor
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
@@ -171,3 +172,4 @@ main.add_command(schedule_command, name="schedule")
 main.add_command(report_command, name="report")
 main.add_command(verify_command, name="verify")
 main.add_command(check_command, name="check")
+main.add_command(webhook_command, name="webhook")
