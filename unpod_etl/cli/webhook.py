@@ -1,19 +1,22 @@
 """`unpod-etl webhook`: serve Unpod's task webhook (same-day data between nightly pulls).
 
-Exit codes: 0 stopped by SIGINT/SIGTERM, 2 bad usage (no UNPOD_ETL_WEBHOOK_SECRET, bad
-database URL), 1 the server could not start (e.g. the port is taken).
+Exit codes: 0 stopped by SIGINT/SIGTERM, 2 bad usage (no UNPOD_ETL_WEBHOOK_SECRET, a bad
+database URL, an address it cannot listen on). A database that is down is no reason to exit:
+deliveries are answered 503 until it is back.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from typing import Any
 
 import click
 
 from unpod_etl.cli.options import database_option, handle_errors
 from unpod_etl.intake.app import MAX_BODY
-from unpod_etl.intake.server import server
+from unpod_etl.intake.server import listen, server
 from unpod_etl.pipeline.webhook import WebhookIntake
 
 SECRET_ENV = "UNPOD_ETL_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable
@@ -51,9 +54,19 @@ def webhook_command(database_url: str, host: str, port: int, max_body: int) -> N
     if not secret.strip():
         click.echo(f"error: set {SECRET_ENV} to the secret the Unpod agent sends", err=True)
         sys.exit(2)
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}", err=True)
+        sys.exit(2)
     intake = WebhookIntake(database_url)  # a bad URL: ConfigError, exit 2
     uvicorn_server = server(intake, secret, host, port, max_body)
-    uvicorn_server.run()
-    if not uvicorn_server.started:  # uvicorn logged why (address in use, ...)
-        click.echo(f"error: could not serve on {host}:{port}", err=True)
-        sys.exit(1)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the
+    # handler it found: this one makes that a clean exit 0 (not a traceback, not -15).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
+    uvicorn_server.run(sockets=[sock])
+
+
+def _stopped(_signum: int, _frame: Any) -> None:
+    sys.exit(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 
 from unpod_etl.intake.app import MAX_BODY, create_app
@@ -29,3 +31,10 @@ def server(
         timeout_keep_alive=5,
     )
     return uvicorn.Server(config)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts: a taken port or a bad address is
+    an OSError the cli reports in one line, before the intake records a run."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
