@@ -57,7 +57,8 @@ def webhook_command(database_url: str, host: str, port: int, max_body: int) -> N
     try:
         sock = listen(host, port)
     except OSError as exc:
-        click.echo(f"error: cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}", err=True)
+        why = os.strerror(exc.errno) if exc.errno else str(exc)  # without the repeated address
+        click.echo(f"error: cannot listen on {host}:{port}: {why}", err=True)
         sys.exit(2)
     intake = WebhookIntake(database_url)  # a bad URL: ConfigError, exit 2
     uvicorn_server = server(intake, secret, host, port, max_body)
