@@ -185,9 +185,8 @@ def test_webhook_service(services):
     assert hook["command"][0] == "webhook"
     port = hook["command"][hook["command"].index("--port") + 1]
     assert hook["environment"]["UNPOD_ETL_WEBHOOK_SECRET"] == "${UNPOD_ETL_WEBHOOK_SECRET:-}"
-    assert hook["environment"]["UNPOD_ETL_DATABASE_URL"] == (
-        services["etl"]["environment"]["UNPOD_ETL_DATABASE_URL"]
-    )
+    warehouse = services["etl"]["environment"]["UNPOD_ETL_DATABASE_URL"]
+    assert hook["environment"]["UNPOD_ETL_DATABASE_URL"] == warehouse
     published = interpolate(hook["ports"][0])
     assert published == f"127.0.0.1:8080:{port}"  # loopback unless a proxy setup says so
     assert f"127.0.0.1:{port}/healthz" in hook["healthcheck"]["test"][-1]
