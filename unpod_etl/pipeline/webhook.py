@@ -41,12 +41,12 @@ from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.rawjson import UndecodableJson, decode_json
 from unpod_etl.warehouse import intake, liveness, load
 from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
+from unpod_etl.warehouse.intake import WEBHOOK_SOURCE
 from unpod_etl.warehouse.load import StoredMarker
 from unpod_etl.warehouse.locks import NamedLock
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_SOURCE = "webhook"  # sync_runs.api_url of a webhook process's row
 UNKNOWN_AGENT = "(webhook)"  # rejected_records.agent_handle of a body naming no usable agent
 WEBHOOK_PAGE = 0  # rejected_records.page of a delivery: it came on no page
 HANDLE_MAX = 255

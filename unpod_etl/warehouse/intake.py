@@ -15,6 +15,11 @@ from sqlalchemy import Connection, select, update
 from unpod_etl.warehouse.load import StoredMarker
 from unpod_etl.warehouse.schema import rejected_records, sync_runs, tasks
 
+WEBHOOK_SOURCE = "webhook"  # sync_runs.api_url of a webhook process's row
+
+# A webhook process's row is not a pull: `check` and the notifications judge pulls only.
+IS_PULL = sync_runs.c.api_url.is_distinct_from(WEBHOOK_SOURCE)
+
 
 def stored_marker(conn: Connection, task_id: str, agent_handle: str) -> StoredMarker | None:
     """What change detection compares for one task of one agent (as load.stored_markers)."""
