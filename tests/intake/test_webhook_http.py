@@ -15,8 +15,9 @@ from tests.intake.serving import SECRET, serving, unused_port
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.fakeapi import FakeUnpod
 from unpod_etl.fakeapi.webhook import webhook_body
-from unpod_etl.pipeline.webhook import UNKNOWN_AGENT, WEBHOOK_SOURCE
+from unpod_etl.pipeline.deliveries import UNKNOWN_AGENT
 from unpod_etl.warehouse.db import make_engine
+from unpod_etl.warehouse.intake import WEBHOOK_SOURCE
 from unpod_etl.warehouse.schema import rejected_records, sync_runs, task_changes, tasks
 
 HEADERS = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
