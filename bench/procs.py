@@ -92,3 +92,13 @@ def run_fetch(api_url: str, token: str, org: str, handles: list[str], page_size:
     if run.returncode != 0:
         raise RuntimeError(f"fetch floor exited {run.returncode}:\n{run.stderr[-3000:]}")
     return run
+
+
+def run_help(repeats: int = 5) -> ChildRun:
+    """`unpod-etl --help` in a fresh interpreter, the start-up every command pays: the median
+    of `repeats` runs (one start-up is a few tens of milliseconds, noisy on a shared machine)."""
+    runs = [run_child(["-m", "unpod_etl", "--help"]) for _ in range(repeats)]
+    failed = next((r for r in runs if r.returncode != 0), None)
+    if failed is not None:
+        raise RuntimeError(f"unpod-etl --help exited {failed.returncode}:\n{failed.stderr[-3000:]}")
+    return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]

@@ -28,6 +28,8 @@ def test_bench_check_small_workload():
         "re-sync, 1% changed",
         "COPY only (floor)",
         "fetch + COPY (floor)",
+        "`unpod-etl --help` (start-up)",
     ):
         assert phase in out
+    assert "start-up: `unpod-etl --help`" in out and "a no-change sync of the small" in out
     assert "peak RSS of the initial sync" in out

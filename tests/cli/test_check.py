@@ -147,3 +147,25 @@ def test_bad_max_age_exit_2(sqlite_url, value):
     assert proc.exit_code == 2
     assert "duration" in proc.stderr
     assert "Traceback" not in proc.output
+
+
+def test_verify_adds_a_finding_per_agent_that_differs(fake, fake_server, pg_url, traveller):
+    assert sync_in_process(fake_server, fake, pg_url).outcome == "ok"
+    api = ["--api-url", fake_server.url, "--token", fake.token, "--org", fake.org]
+    agreed = check(pg_url, "--verify", *api)
+    assert agreed.exit_code == 0, agreed.output
+    assert agreed.output.strip() == "healthy"
+    handle = fake.published_handles()[1]
+    fake.remove_task(fake.tasks(handle)[0]["task_id"])
+    fake.add_task(handle)
+    differs = check(pg_url, "--verify", "--json", *api)
+    assert differs.exit_code == 1
+    found = json.loads(differs.stdout)["findings"]
+    assert found == [
+        {
+            "kind": "verify",
+            "subject": handle,
+            "message": f"agent {handle}: the warehouse differs from the API (missing 1, gone 1)",
+        }
+    ]
+    assert check(pg_url).exit_code == 0  # without --verify the API is not asked

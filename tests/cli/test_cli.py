@@ -132,7 +132,8 @@ def test_status_shows_runs(fake, fake_server, pg_url):
 def test_demo_on_embedded_default(tmp_path):
     proc = run_cli("demo", cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "unpod_etl.db").exists()
+    assert (tmp_path / "unpod_etl_demo.db").exists()  # a file of its own, not the warehouse's
+    assert not (tmp_path / "unpod_etl.db").exists()
     assert "calls by agent and post-call outcome" in proc.stdout
     assert "TOTAL" in proc.stdout
     assert FakeUnpod().token not in proc.stdout

@@ -59,8 +59,10 @@ def resolve(args: list[str]) -> tuple[list[str], click.Command, list[str]]:
     rest = list(args)
     while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
         name = rest.pop(0)
-        assert name in command.commands, f"`unpod-etl {' '.join([*path, name])}` does not exist"
-        command, path = command.commands[name], [*path, name]
+        # get_command, not .commands: `schedule` and `report` load on first use (cli/lazy.py)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, f"`unpod-etl {' '.join([*path, name])}` does not exist"
+        command, path = found, [*path, name]
     return path, command, rest
 
 

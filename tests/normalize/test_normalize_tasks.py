@@ -314,3 +314,22 @@ def test_normalize_agent() -> None:
 def test_normalize_agent_without_handle(doc: Any) -> None:
     with pytest.raises(RejectedRecord):
         normalize_agent(doc)
+
+
+def test_interim_output_and_follow_up_reference() -> None:
+    base = {"task_id": "T" + "1" * 32, "status": "completed", "created": "2026-01-31T10:00:00"}
+    interim = normalize_task(
+        {**base, "output": {"call_status": "completed", "data": "call completed evaluated "
+                            "data will be available soon"}},
+        "agent-a",
+    ).task  # fmt: skip
+    assert interim["output_kind"] == "interim"
+    follow = normalize_task(
+        {**base, "status": "scheduled", "output": {"scheduled_time": "2026-02-01 10:00:00+00:00",
+         "followup_count": 2, "referenced_task": "T" + "2" * 32}},
+        "agent-a",
+    ).task  # fmt: skip
+    assert follow["output_kind"] == "scheduled"
+    assert (follow["referenced_task_id"], follow["followup_count"]) == ("T" + "2" * 32, 2)
+    odd = normalize_task({**base, "output": {"referenced_task": {"id": 1}, "data": "x"}}, "a")
+    assert odd.task["referenced_task_id"] is None and odd.task["output_kind"] == "other"

@@ -76,11 +76,12 @@ def test_two_real_syncs_started_together_only_one_writes(fake, fake_server, pg_u
 
     from tests.helpers import cli_env, sync_command
 
-    fake.faults.inject(
-        "slow", delay=0.3, times=6
-    )  # keeps the first sync busy for a couple of seconds
+    # Every request is slow and pages hold one task, so the first sync needs ~30 s: far more
+    # than the second process needs to start, however loaded the machine. Once the second
+    # has been refused, the slowness goes and the first finishes at once.
+    fake.faults.inject("slow", delay=0.3)
     first = subprocess.Popen(
-        sync_command(fake_server.url, fake, pg_url, "--workers", "1"),
+        sync_command(fake_server.url, fake, pg_url, "--workers", "1", "--page-size", "1"),
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -91,6 +92,7 @@ def test_two_real_syncs_started_together_only_one_writes(fake, fake_server, pg_u
         assert first.poll() is None, first.communicate()
         time.sleep(0.01)
     second = run_sync_cli(fake_server.url, fake, pg_url)
+    fake.faults.clear()
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert second.returncode == 3 and "already running" in second.stderr

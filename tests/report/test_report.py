@@ -24,7 +24,7 @@ from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.report import build_report
 from unpod_etl.report.charts import PALETTE
 from unpod_etl.warehouse.db import make_engine
-from unpod_etl.warehouse.schema import calls, sync_runs
+from unpod_etl.warehouse.schema import calls, sync_runs, tasks
 
 CHROMIUM_MISSING = (
     "headless Chromium is needed to render the report: "
@@ -71,16 +71,22 @@ def test_report_numbers_match_the_warehouse(warehouse):
         page = build_report(conn, 7, now=NOW)
         since = datetime.combine(NOW.date() - timedelta(days=6), datetime.min.time(), UTC)
         until = since + timedelta(days=7)
-        recent = (calls.c.start_time >= since) & (calls.c.start_time < until)
-        day = func.date(func.timezone("UTC", calls.c.start_time))
+        # A call with no start time is dated by its task's creation.
+        dated = func.coalesce(calls.c.start_time, tasks.c.created_at)
+        joined = calls.join(tasks, tasks.c.task_id == calls.c.task_id)
+        recent = (dated >= since) & (dated < until)
+        day = func.date(func.timezone("UTC", dated))
         cells = conn.execute(
-            select(calls.c.agent_handle, day).where(recent).group_by(calls.c.agent_handle, day)
+            select(calls.c.agent_handle, day)
+            .select_from(joined)
+            .where(recent)
+            .group_by(calls.c.agent_handle, day)
         ).all()
-        n_calls = conn.scalar(select(func.count()).where(recent))
+        n_calls = conn.scalar(select(func.count()).select_from(joined).where(recent))
         outcomes = conn.scalar(
-            select(func.count(func.distinct(func.coalesce(calls.c.summary_status, "-")))).where(
-                recent
-            )
+            select(func.count(func.distinct(func.coalesce(calls.c.summary_status, "-"))))
+            .select_from(joined)
+            .where(recent)
         )
     assert len(cells) >= 6 and n_calls > 100
     calls_bars, outcome_bars, duration_bars, run_bars = bars_by_section(page)

@@ -352,7 +352,7 @@ def test_pg_downgrade_drops_views_column_and_indexes(pg):
 
 # -- SQLite -----------------------------------------------------------------------------------
 
-VIEWS = ["agent_daily", "call_facts", "stuck_tasks", "task_status_history"]
+VIEWS = ["agent_daily", "call_attempts", "call_facts", "stuck_tasks", "task_status_history"]
 
 
 def test_sqlite_views_exist_and_agree_with_base_tables(lite):

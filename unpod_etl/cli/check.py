@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli.options import database_option, handle_errors
+from unpod_etl.cli.options import api_options, database_option, handle_errors
 from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.core.health import findings, parse_duration
+from unpod_etl.pipeline.verify import VerifyConfig, run_verify
 from unpod_etl.warehouse.health import health_facts, open_for_reading
 
 DEFAULT_MAX_AGE = "26h"  # a nightly run plus two hours of slack
@@ -36,6 +37,14 @@ class DurationParam(click.ParamType):
 
 @click.command(name="check")
 @database_option
+@api_options
+@click.option(
+    "--verify",
+    "with_verify",
+    is_flag=True,
+    help="Also walk the API read only and compare it with the warehouse (as `verify`); "
+    "needs the API options.",
+)
 @click.option(
     "--max-age",
     type=DurationParam(),
@@ -52,10 +61,20 @@ class DurationParam(click.ParamType):
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
-def check_command(database_url: str, max_age: timedelta, max_rejected: int, as_json: bool) -> None:
+def check_command(
+    database_url: str,
+    api_url: str,
+    token: str,
+    org: str,
+    with_verify: bool,
+    max_age: timedelta,
+    max_rejected: int,
+    as_json: bool,
+) -> None:
     """Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no
     successful run within --max-age, agents not synced ok within it, runs that died since
-    the last success, unresolved rejected records above --max-rejected."""
+    the last success, unresolved rejected records above --max-rejected, and with --verify
+    every agent whose tasks in the warehouse differ from the API's."""
     now = clock.now()
     engine = open_for_reading(database_url)
     try:
@@ -63,6 +82,8 @@ def check_command(database_url: str, max_age: timedelta, max_rejected: int, as_j
     finally:
         engine.dispose()
     found = findings(facts, now, max_age, max_rejected)
+    if with_verify:
+        found += run_verify(VerifyConfig(api_url, token, org, database_url)).findings()
     if as_json:
         doc = {
             "healthy": not found,

@@ -114,7 +114,9 @@ def _load(ctx: click.Context, _param: click.Parameter, value: Path | None) -> No
         return
     group = ctx.command
     assert isinstance(group, click.Group)
-    commands = {name: group.commands[name] for name in COMMANDS if name in group.commands}
+    # get_command, not .commands: `schedule` and `check` load on first use (cli/lazy.py)
+    found = {name: group.get_command(ctx, name) for name in COMMANDS}
+    commands = {name: command for name, command in found.items() if command is not None}
     try:
         ctx.default_map = load_default_map(value, commands, group)
     except ConfigError as exc:

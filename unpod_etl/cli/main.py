@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,10 +9,8 @@ from typing import Any
 
 import click
 
-from unpod_etl.cli import demo, render
-from unpod_etl.cli.check import check_command
 from unpod_etl.cli.config_file import config_file_option
-from unpod_etl.cli.ops import report_command, schedule_command
+from unpod_etl.cli.lazy import LazyGroup
 from unpod_etl.cli.options import (
     api_options,
     database_option,
@@ -21,18 +18,38 @@ from unpod_etl.cli.options import (
     monitor_options,
     sync_options,
 )
-from unpod_etl.cli.progress import LOG_FORMATS, configure_logging, page_progress
-from unpod_etl.cli.verify import verify_command
-from unpod_etl.cli.webhook import webhook_command
-from unpod_etl.core.outcomes import RunOutcome
-from unpod_etl.pipeline.monitor import RunMonitor
-from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
-from unpod_etl.source.client import UnpodClient
-from unpod_etl.warehouse import db
-from unpod_etl.warehouse.status import load_status
+from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
+
+# Start-up stays light: each command imports the pipeline, the HTTP client, SQLAlchemy or the
+# fake API in its own body, so `--help` (and `status`) load only what they use.
+LAZY_COMMANDS = {
+    "schedule": (
+        "unpod_etl.cli.ops:schedule_command",
+        "Stay running and sync on a cron schedule (one run at a time; missed slots skipped).",
+    ),
+    "report": (
+        "unpod_etl.cli.ops:report_command",
+        "Write a self-contained HTML report: calls per day and agent, outcomes, durations, "
+        "recent sync runs.",
+    ),
+    "verify": (
+        "unpod_etl.cli.verify:verify_command",
+        "Walk the API read only and compare it with the warehouse, per agent.",
+    ),
+    "check": (
+        "unpod_etl.cli.check:check_command",
+        "Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no "
+        "successful run within --max-age, agents not synced ok within it, runs that died "
+        "since the last success, unresolved rejected records above --max-rejected.",
+    ),
+    "webhook": (
+        "unpod_etl.cli.webhook:webhook_command",
+        "Serve POST /unpod/tasks for Unpod's task webhook until interrupted.",
+    ),
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.option(
     "--log-format",
@@ -66,6 +83,12 @@ def sync(
     **options: Any,
 ) -> None:
     """Fetch every agent's tasks and write what changed."""
+    from unpod_etl.cli import render
+    from unpod_etl.cli.progress import page_progress
+    from unpod_etl.core.outcomes import RunOutcome
+    from unpod_etl.pipeline.monitor import RunMonitor
+    from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+
     monitor = RunMonitor(metrics_file, pushgateway, notify_url)  # bad paths: exit 2 now
     runner = SyncRunner(SyncConfig(api_url, token, org, database_url, **options))
     with monitor.watching(runner):  # metrics and notification once the run ends, however
@@ -89,6 +112,8 @@ def db_group() -> None:
 @handle_errors
 def upgrade(database_url: str) -> None:
     """Bring the schema up to date (alembic upgrade head)."""
+    from unpod_etl.warehouse import db
+
     engine = db.make_engine(database_url)
     db.upgrade(engine)
     click.echo(f"schema at revision {db.current_revision(engine)}")
@@ -99,6 +124,8 @@ def upgrade(database_url: str) -> None:
 @handle_errors
 def current(database_url: str) -> None:
     """Show the schema revision of the database."""
+    from unpod_etl.warehouse import db
+
     engine = db.make_engine(database_url)
     rev = db.current_revision(engine)
     head = db.head_revision()
@@ -110,6 +137,9 @@ def current(database_url: str) -> None:
 @handle_errors
 def agents(api_url: str, token: str, org: str) -> None:
     """List the agents the API returns."""
+    from unpod_etl.cli import render
+    from unpod_etl.source.client import UnpodClient
+
     listed = UnpodClient(api_url, token, org).list_agents()
     cols = ["handle", "name", "type", "state"]
     click.echo(render.table([{c: a.get(c) for c in cols} for a in listed], cols))
@@ -122,6 +152,12 @@ def agents(api_url: str, token: str, org: str) -> None:
 @handle_errors
 def status(database_url: str, limit: int, as_json: bool) -> None:
     """Show the last sync runs and their per-agent results."""
+    import json
+
+    from unpod_etl.cli import render
+    from unpod_etl.warehouse import db
+    from unpod_etl.warehouse.status import load_status
+
     snapshot = load_status(db.make_engine(database_url), limit)
     if as_json:
         click.echo(json.dumps(snapshot.as_json(), indent=2))
@@ -157,19 +193,22 @@ def fake_api(
 
 
 @main.command(name="demo")
-@database_option
+@click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    # No envvar on purpose: UNPOD_ETL_DATABASE_URL names the real warehouse.
+    help="SQLAlchemy URL of a database for the demo alone (refused if it holds data from "
+    "another API)  [default: sqlite:///unpod_etl_demo.db; UNPOD_ETL_DATABASE_URL is ignored]",
+)
 @handle_errors
-def demo_command(database_url: str) -> None:
-    """Sync the built-in fake API into a local database and show a few queries."""
+def demo_command(database_url: str | None) -> None:
+    """Sync the built-in fake API into a database of its own and show a few queries."""
+    from unpod_etl.cli import demo, render  # the fake API loads for this command only
+
     outcome = demo.run_demo(database_url)
     click.echo(render.run_summary(outcome.result))
     for title, rows in outcome.examples:
         click.echo(f"\n{title}\n{render.table(rows)}")
     click.echo(f"\ndata is in {outcome.database}")
-
-
-main.add_command(schedule_command, name="schedule")
-main.add_command(report_command, name="report")
-main.add_command(verify_command, name="verify")
-main.add_command(check_command, name="check")
-main.add_command(webhook_command, name="webhook")
+    sys.exit(outcome.result.exit_code)  # the README's table, as for `sync`

@@ -12,13 +12,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+# Type names only: `--log-format` needs this module at start-up, and `unpod-etl --help`
+# should not pay for tqdm, requests and the pipeline (they load when a sync shows progress).
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-from unpod_etl.pipeline.results import AgentResult
-from unpod_etl.source.client import TaskPage
+    from unpod_etl.pipeline.results import AgentResult
+    from unpod_etl.source.client import TaskPage
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HANDLER_NAME = "unpod-etl-stderr"
 
-PageHook = Callable[[AgentResult, TaskPage], None]
+PageHook = Callable[["AgentResult", "TaskPage"], None]
 
 
 class JsonFormatter(logging.Formatter):
@@ -84,6 +86,8 @@ def page_progress(enabled_tty: bool) -> Iterator[PageHook]:
     if not enabled_tty:
         yield _log_page
         return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     bars = _Bars(sys.stderr)
     try:
         with logging_redirect_tqdm():  # log lines print above the bars, not through them
@@ -115,6 +119,8 @@ class _Bars:
     """
 
     def __init__(self, out: TextIO) -> None:
+        from tqdm import tqdm
+
         common: dict[str, Any] = {"file": out, "dynamic_ncols": True, "leave": True}
         self.agents = tqdm(desc="agents done", unit=" agent", total=0, position=0, **common)
         self.pages = tqdm(desc="pages", unit=" page", position=1, **common)

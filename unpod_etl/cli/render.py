@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from unpod_etl.pipeline.sync import RunResult
+if TYPE_CHECKING:  # an annotation only: `status` need not load the sync pipeline
+    from unpod_etl.pipeline.results import RunResult
 
 SUMMARY_COLUMNS = (
     "agent",

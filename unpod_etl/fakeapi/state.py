@@ -22,11 +22,12 @@ from unpod_etl.fakeapi import generator as gen
 from unpod_etl.fakeapi.access import AccessControl
 from unpod_etl.fakeapi.calls import epoch_seconds, hex_id
 from unpod_etl.fakeapi.faults import FaultBook
+from unpod_etl.fakeapi.server_writes import ServerWrites
 
 Ref = int | str  # generated task index, or task_id of an added task
 
 
-class FakeUnpod:
+class FakeUnpod(ServerWrites):
     def __init__(
         self,
         agents: int = 3,
@@ -56,6 +57,7 @@ class FakeUnpod:
         self._materialized: dict[tuple[int, int], str] = {}  # (agent, index) -> task_id
         self._added_owner: dict[str, int] = {}
         self._added_serial = 0
+        self._followups: dict[str, int] = {}  # original task_id -> follow-ups made
         self._removed: set[str] = set()
         self._locations: dict[str, tuple[int, int]] | None = None  # built on first lookup
         self._encoded: OrderedDict[tuple[int, int], bytes] = OrderedDict()
@@ -117,34 +119,6 @@ class FakeUnpod:
             real = self._clock() if self._clock else datetime.now(UTC).replace(tzinfo=None)
             self._last_now = max(real, self._last_now + timedelta(milliseconds=1))
             return self._last_now
-
-    def move_status(self, task_id: str, status: str, *, marker: bool = True) -> None:
-        """Set status; `modified` always moves, `last_status_change` only with marker=True."""
-        with self._lock:
-            doc, now = self._materialize(task_id), self.now()
-            doc["status"] = status
-            doc["modified"] = gen.iso_ms(now)
-            if marker:
-                doc["last_status_change"] = gen.iso_micro(now)
-
-    def complete_without_marker(self, task_id: str) -> None:
-        """What the post-call job does: completed + full call output, marker untouched."""
-        with self._lock:
-            doc, now = self._materialize(task_id), self.now()
-            doc["status"] = "completed"
-            doc["output"] = gen.completion_output(self.seed, task_id, doc, now)
-            doc["modified"] = gen.iso_ms(now)
-
-    def set_transcript(
-        self, task_id: str, messages: list[Any] | str, *, touch_modified: bool = True
-    ) -> None:
-        with self._lock:
-            doc = self._materialize(task_id)
-            if not isinstance(doc.get("output"), dict):
-                doc["output"] = {}
-            doc["output"]["transcript"] = copy.deepcopy(messages)
-            if touch_modified:
-                doc["modified"] = gen.iso_ms(self.now())
 
     def add_task(self, handle: str, *, kind: str = "pending", **overrides: Any) -> dict[str, Any]:
         """A new task created now (so the newest); top-level fields may be overridden."""

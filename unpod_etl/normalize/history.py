@@ -34,6 +34,8 @@ class Prior(NamedTuple):
     status: str | None
     last_status_change: datetime | None
     document: Any
+    referenced_task_id: str | None = None
+    followup_count: int | None = None
 
 
 def changed_parts(before: Any, after: Any) -> list[str]:

@@ -113,6 +113,9 @@ def _normalize(
         "contact_email": to_text(input_map.get("email")),
         "output_kind": output_kind(raw_output, has_call=call is not None),
         "output_error": to_text(output_map.get("error")),
+        # A follow-up is a new task naming the original (see the API notes).
+        "referenced_task_id": _referenced(output_map.get("referenced_task")),
+        "followup_count": to_int(output_map.get("followup_count")),
         # The same (secret-free, cleaned) objects as inside `document`, not copies.
         "input": document.get("input"),
         "output": document.get("output"),
@@ -123,8 +126,12 @@ def _normalize(
     return NormalizedTask(task=task, call=call, lines=lines)
 
 
+# The post-call flow's placeholder: `completed`, but the call's output is still to come.
+INTERIM_MARK = "will be available soon"
+
+
 def output_kind(output: Any, *, has_call: bool) -> str:
-    """none | call | email | failed | scheduled | other - what the task's output holds."""
+    """none | call | email | failed | scheduled | interim | other - what the output holds."""
     if output is None or output == {}:
         return "none"
     if has_call:
@@ -137,7 +144,17 @@ def output_kind(output: Any, *, has_call: bool) -> str:
         return "email"
     if output.get("scheduled_time"):
         return "scheduled"
+    data = output.get("data")
+    if isinstance(data, str) and INTERIM_MARK in data.lower():
+        return "interim"
     return "other"
+
+
+def _referenced(value: Any) -> str | None:
+    """A task id, or None: anything else in the field is no reference (kept in `output`)."""
+    if isinstance(value, str) and value.strip() and len(value) <= TASK_ID_MAX:
+        return value
+    return None
 
 
 def _doc_id(value: Any) -> str | None:

@@ -8,11 +8,12 @@ the tasks are written. Everything commits together or not at all.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from unpod_etl.normalize.changes import Action, PageChanges
-from unpod_etl.normalize.history import ChangeKind, written_change
+from unpod_etl.normalize.history import ChangeKind, Prior, written_change
 from unpod_etl.pipeline.results import COUNTERS, AgentResult
 from unpod_etl.warehouse import call_claims, history, load, rejects
 
@@ -38,6 +39,7 @@ def write_page(
     changes, moved_in = [], []
     for item, action in zip(writes.tasks, writes.actions, strict=True):
         before = prior.get(item.task["task_id"])
+        _keep_followup_link(item.task, before)
         change = written_change(KINDS[action], item.task, before)
         if change["kind"] is ChangeKind.REASSIGNED:
             moved_in.append(item.task["task_id"])
@@ -83,6 +85,14 @@ def _keep_calls_apart(
         res.call_conflicts += 1
     writes.tasks, writes.actions = kept, actions
     writes.healed = [tid for tid in writes.healed if tid not in conflicts]
+
+
+def _keep_followup_link(task: dict[str, Any], before: Prior | None) -> None:
+    """A follow-up stays one once seen: when it runs, the server replaces its output (and the
+    `referenced_task` in it) with the call's, but the chain in call_attempts must hold."""
+    if before is not None and before.referenced_task_id and not task.get("referenced_task_id"):
+        task["referenced_task_id"] = before.referenced_task_id
+        task["followup_count"] = before.followup_count
 
 
 def _uncount(res: AgentResult, action: Action) -> None:

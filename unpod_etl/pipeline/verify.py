@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.health import Finding
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
 from unpod_etl.pipeline.agent_sync import doc_raw_fingerprint
@@ -58,6 +59,23 @@ class VerifyResult:
 
     def as_json(self) -> dict[str, Any]:
         return {"agrees": self.agrees, "agents": [a.as_json() for a in self.agents]}
+
+    def findings(self) -> list[Finding]:
+        """One `check` finding per agent that does not agree (for `check --verify`)."""
+        found = []
+        for agent in self.agents:
+            if agent.agrees:
+                continue
+            if agent.error is not None:
+                detail = f"could not be verified: {agent.error}"
+            elif not agent.walk_complete:
+                detail = "could not be walked to the end of its list"
+            else:
+                counts = ("missing", "different", "gone", "unreadable")
+                parts = [f"{n} {getattr(agent, n)}" for n in counts if getattr(agent, n)]
+                detail = "the warehouse differs from the API (" + ", ".join(parts) + ")"
+            found.append(Finding("verify", f"agent {agent.handle}: {detail}", agent.handle))
+        return found
 
 
 def run_verify(

@@ -10,8 +10,9 @@ skips it untouched or, where the server's page bytes differ, only records its ra
 Bookkeeping: one `sync_runs` row per webhook process (`api_url` = "webhook"), `running` while
 it serves, `ok` once it stops, with running totals; every delivery's task_changes and
 rejected_records rows carry its run_id. On PostgreSQL the process holds that run's liveness
-lock, so `status` and the next sync see it alive (`check` leaves webhook rows out). Deliveries of one process are
-written one at a time (a lock): two deliveries of one task must not both decide "insert".
+lock, so `status` and the next sync see it alive (`check` leaves webhook rows out).
+Deliveries of one process are written one at a time (a lock): two deliveries of one task must
+not both decide "insert".
 """
 
 from __future__ import annotations

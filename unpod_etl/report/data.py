@@ -7,21 +7,45 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Float, String, case, column, func, select, table
+from sqlalchemy import Connection, DateTime, Float, String, case, column, func, select, table
 
-from unpod_etl.warehouse.schema import sync_runs
+from unpod_etl.warehouse.schema import sync_runs, tasks
 
-# The call_facts view (migration 0003), typed so SQLite's text dates come back as dates.
+from .dating import utc_day
+
+# The call_facts view (migration 0003), typed so SQLite's text times come back as datetimes.
 call_facts = table(
     "call_facts",
     column("call_id", String),
+    column("task_id", String),
     column("agent_handle", String),
     column("call_status", String),
     column("outcome", String),
     column("start_time", DateTime(timezone=True)),
-    column("call_day", Date),
     column("duration_seconds", Float),
 )
+
+
+def _dated_calls() -> Any:
+    """call_facts with every call dated: by its start time, else by its task's creation
+    (a call that never started, or whose start the API left out, still happened on a day)."""
+    when = func.coalesce(call_facts.c.start_time, tasks.c.created_at)
+    return (
+        select(
+            call_facts.c.agent_handle,
+            call_facts.c.call_status,
+            call_facts.c.outcome,
+            call_facts.c.duration_seconds,
+            when.label("dated_at"),
+            utc_day(when).label("call_day"),
+            case((call_facts.c.start_time.is_(None), 1), else_=0).label("undated"),
+        )
+        .select_from(call_facts.outerjoin(tasks, tasks.c.task_id == call_facts.c.task_id))
+        .subquery("dated_calls")
+    )
+
+
+dated_calls = _dated_calls()
 
 # Upper bounds (seconds) of the duration histogram's buckets; the last one is open.
 DURATION_BUCKETS = (30, 60, 120, 180, 300, 600)
@@ -51,7 +75,7 @@ def load_report_data(conn: Connection, days: int, now: datetime | None = None) -
     end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
     # Bounded on both sides: a call dated after today (clock skew, scheduled data) would
     # count in the totals but fall outside every chart's days.
-    in_window = (call_facts.c.start_time >= start) & (call_facts.c.start_time < end)
+    in_window = (dated_calls.c.dated_at >= start) & (dated_calls.c.dated_at < end)
     return ReportData(
         since=since,
         until=until,
@@ -64,7 +88,7 @@ def load_report_data(conn: Connection, days: int, now: datetime | None = None) -
 
 
 def _calls_by_agent_day(conn: Connection, in_window: Any) -> dict[str, dict[date, int]]:
-    day, agent = call_facts.c.call_day, call_facts.c.agent_handle
+    day, agent = dated_calls.c.call_day, dated_calls.c.agent_handle
     query = select(agent, day, func.count()).where(in_window).group_by(agent, day)
     found: dict[str, dict[date, int]] = defaultdict(dict)
     for handle, on, count in conn.execute(query):
@@ -73,7 +97,7 @@ def _calls_by_agent_day(conn: Connection, in_window: Any) -> dict[str, dict[date
 
 
 def _outcomes(conn: Connection, in_window: Any) -> list[tuple[str, int]]:
-    outcome = func.coalesce(call_facts.c.outcome, "(no analysis)").label("outcome")
+    outcome = func.coalesce(dated_calls.c.outcome, "(no analysis)").label("outcome")
     count = func.count().label("calls")
     query = select(outcome, count).where(in_window).group_by(outcome)
     rows = [(str(name), int(n)) for name, n in conn.execute(query)]
@@ -89,7 +113,7 @@ def duration_bucket_labels() -> list[str]:
 
 
 def _durations(conn: Connection, in_window: Any) -> list[tuple[str, int]]:
-    seconds = call_facts.c.duration_seconds
+    seconds = dated_calls.c.duration_seconds
     whens = [(seconds < high, n) for n, high in enumerate(DURATION_BUCKETS)]
     bucket = case(*whens, else_=len(DURATION_BUCKETS)).label("bucket")
     query = select(bucket, func.count()).where(in_window, seconds.is_not(None)).group_by(bucket)
@@ -98,7 +122,7 @@ def _durations(conn: Connection, in_window: Any) -> list[tuple[str, int]]:
 
 
 def _totals(conn: Connection, in_window: Any) -> dict[str, Any]:
-    facts = call_facts.c
+    facts = dated_calls.c
     connected = case(
         (
             func.lower(facts.call_status).in_(("connected", "completed"))
@@ -108,11 +132,15 @@ def _totals(conn: Connection, in_window: Any) -> dict[str, Any]:
         else_=0,
     )
     query = select(
-        func.count(), func.coalesce(func.sum(connected), 0), func.avg(facts.duration_seconds)
+        func.count(),
+        func.coalesce(func.sum(connected), 0),
+        func.avg(facts.duration_seconds),
+        func.coalesce(func.sum(facts.undated), 0),
     ).where(in_window)
-    calls, answered, avg_duration = conn.execute(query).one()
+    calls, answered, avg_duration, undated = conn.execute(query).one()
     return {
         "calls": int(calls),
+        "calls_dated_by_task": int(undated),  # no start time: dated by the task's creation
         "connected": int(answered),
         "answer_rate": (int(answered) / int(calls)) if calls else None,
         "avg_duration_seconds": float(avg_duration) if avg_duration is not None else None,

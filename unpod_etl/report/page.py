@@ -17,6 +17,7 @@ body { margin: 0; padding: 24px 32px; font: 14px/1.45 system-ui, -apple-system, 
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 0 0 12px; }
 .sub { color: var(--muted); margin: 0 0 20px; }
+.note { color: var(--muted); margin: -8px 0 20px; font-size: 12px; }
 .kpis { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 20px; }
 .kpi { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px;
        min-width: 150px; }
@@ -65,6 +66,23 @@ def _kpis(data: ReportData) -> str:
             for name, value in tiles
         )
         + "</div>"
+    )
+
+
+def _dating_note(data: ReportData) -> str:
+    """Says how many calls are dated by their task, so a reader can tell the charts apart
+    from what the calls' own start times would show."""
+    undated = int(data.totals.get("calls_dated_by_task", 0))
+    if not undated:
+        return ""
+    told = (
+        "1 call has no start time and is"
+        if undated == 1
+        else f"{undated:,} calls have no start time and are"
+    )
+    return (
+        f'<p class="note" data-calls-dated-by-task="{undated}">{told} dated by the creation '
+        "of their task.</p>"
     )
 
 
@@ -131,5 +149,5 @@ def render_page(data: ReportData, generated_at: datetime) -> str:
         f"<title>Unpod calls report {escape(period)}</title><style>{CSS}</style></head>"
         f"<body><h1>Unpod calls report</h1>"
         f'<p class="sub">{escape(period)} · generated {_when(generated_at)}</p>'
-        f"{_kpis(data)}{body}</body></html>\n"
+        f"{_kpis(data)}{_dating_note(data)}{body}</body></html>\n"
     )

@@ -27,13 +27,13 @@ def prior_states(conn: Connection, task_ids: Sequence[str]) -> dict[str, Prior]:
         tasks.c.status,
         tasks.c.last_status_change,
         tasks.c.document,
+        tasks.c.referenced_task_id,
+        tasks.c.followup_count,
     ).where(tasks.c.task_id.in_(bindparam("ids", expanding=True)))
     found: dict[str, Prior] = {}
     for chunk in _chunks(task_ids):
         for row in conn.execute(query, {"ids": chunk}):
-            found[row.task_id] = Prior(
-                row.agent_handle, row.status, row.last_status_change, row.document
-            )
+            found[row.task_id] = Prior(*row[1:])
     return found
 
 

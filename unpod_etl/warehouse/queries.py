@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Numeric, cast, desc, func, select
+from sqlalchemy import Connection, Numeric, cast, desc, func, inspect, select
 
 from unpod_etl.warehouse.schema import calls, sync_agent_results, sync_runs, tasks
 
@@ -54,3 +54,11 @@ def runs_with_agents(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     runs = recent_runs(conn, limit)
     return runs, agent_results(conn, [r["run_id"] for r in runs])
+
+
+def synced_api_urls(conn: Connection) -> set[str]:
+    """The API URLs earlier runs synced from (as stored: masked); none on an empty database."""
+    if not inspect(conn).has_table(sync_runs.name):
+        return set()
+    query = select(sync_runs.c.api_url).where(sync_runs.c.api_url.is_not(None)).distinct()
+    return set(conn.scalars(query))

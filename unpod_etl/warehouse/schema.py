@@ -75,7 +75,8 @@ tasks = Table(
     Column("contact_name", Text),
     Column("contact_number", Text),
     Column("contact_email", Text),
-    Column("output_kind", String(32)),  # none | call | email | failed | scheduled | other
+    # none | call | email | failed | scheduled | interim | other
+    Column("output_kind", String(32)),
     Column("output_error", Text),
     Column("input", JsonDoc),
     Column("output", JsonDoc),
@@ -91,6 +92,9 @@ tasks = Table(
     # the agent that missed the task, then deleted_at by the next one; both cleared on return.
     Column("missing_since", UtcTime),
     Column("deleted_at", UtcTime),
+    # Migration 0009: a follow-up task names its original (output.referenced_task).
+    Column("referenced_task_id", String(64), index=True),
+    Column("followup_count", Integer),
 )
 
 calls = Table(
