@@ -239,6 +239,11 @@ def test_a_delivery_then_a_pull_of_the_same_task_writes_nothing_more(db_url, fak
     assert after.last_sync_run_id == webhook_run  # and did not rewrite the row
     assert after.fingerprint == before["fingerprint"]
     assert after.document == before["document"]
+    # The fake's page bytes (json.dumps, spaced) are not the delivery's compact re-encoding:
+    # that pull recorded the page's raw fingerprint (RAW_MOVED), so the next one skips it.
+    assert after.raw_fingerprint != before["raw_fingerprint"]
+    again = sync_in_process(fake_server, fake, db_url, agents=(handle,)).agents[0]
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(fake.tasks(handle)))
     engine.dispose()
 
 
