@@ -66,9 +66,10 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "workers",
         "shard",
         "max_delete_fraction",
+        "auth_scheme",
     ]
     assert fields["agents"] == () and fields["page_size"] == 100
-    assert fields["max_delete_fraction"] == 0.2
+    assert fields["max_delete_fraction"] == 0.2 and fields["auth_scheme"] == "Token"
     assert fields["workers"] == 1 and fields["shard"] == (0, 1)
     params = inspect.signature(unpod_etl.run_sync).parameters
     assert list(params) == ["config", "engine"] and params["engine"].default is None

@@ -73,9 +73,14 @@ def test_missing_or_wrong_token_is_401(server: FakeServer, fake: FakeUnpod) -> N
         f"{server.url}{API}/agents/{handle}/tasks/", headers={"Authorization": "Token nope"}
     )
     bearer = fetch(f"{server.url}{API}/agents/", headers={"Authorization": "Bearer fake-token"})
-    for response in (missing, wrong, bearer):
+    for response in (wrong, bearer):  # Bearer: this account's token is a Token one
         assert response.status_code == 401
         assert response.json() == {"message": "Invalid token.", "status_code": 401}
+    assert missing.status_code == 401
+    assert missing.json() == {
+        "message": "Authentication credentials were not provided.",
+        "status_code": 401,
+    }
 
 
 def test_revoked_token_is_401_expired(server: FakeServer, fake: FakeUnpod) -> None:

@@ -66,6 +66,7 @@ def check_command(
     api_url: str,
     token: str,
     org: str,
+    auth_scheme: str,
     with_verify: bool,
     max_age: timedelta,
     max_rejected: int,
@@ -83,7 +84,9 @@ def check_command(
         engine.dispose()
     found = findings(facts, now, max_age, max_rejected)
     if with_verify:
-        found += run_verify(VerifyConfig(api_url, token, org, database_url)).findings()
+        found += run_verify(
+            VerifyConfig(api_url, token, org, database_url, auth_scheme=auth_scheme)
+        ).findings()
     if as_json:
         doc = {
             "healthy": not found,

@@ -135,12 +135,12 @@ def current(database_url: str) -> None:
 @main.command()
 @api_options
 @handle_errors
-def agents(api_url: str, token: str, org: str) -> None:
+def agents(api_url: str, token: str, org: str, auth_scheme: str) -> None:
     """List the agents the API returns."""
     from unpod_etl.cli import render
     from unpod_etl.source.client import UnpodClient
 
-    listed = UnpodClient(api_url, token, org).list_agents()
+    listed = UnpodClient(api_url, token, org, auth_scheme=auth_scheme).list_agents()
     cols = ["handle", "name", "type", "state"]
     click.echo(render.table([{c: a.get(c) for c in cols} for a in listed], cols))
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from unpod_etl.core.errors import AbortError, ConfigError, EtlError
+from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME
 
 DEFAULT_API_URL = "https://unpod.dev"
 DEFAULT_DATABASE_URL = "sqlite:///unpod_etl.db"
@@ -26,6 +27,15 @@ database_option = click.option(
 
 
 def api_options(fn: F) -> F:
+    fn = click.option(
+        "--auth-scheme",
+        type=click.Choice(AUTH_SCHEMES, case_sensitive=False),
+        envvar="UNPOD_API_AUTH_SCHEME",
+        default=DEFAULT_AUTH_SCHEME,
+        show_default=True,
+        help="Sent as Authorization: <scheme> <token>, for accounts that use another of the "
+        "schemes the server accepts [UNPOD_API_AUTH_SCHEME].",
+    )(fn)
     fn = click.option(
         "--org",
         envvar="UNPOD_ORG_HANDLE",

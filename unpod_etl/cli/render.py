@@ -78,6 +78,12 @@ def run_summary(result: RunResult) -> str:
         for a in result.agents
         if a.call_conflicts
     ]
+    errors += [
+        f"  {a.handle}: {a.duplicate_listing} listed tasks owned by another agent, not written "
+        "(duplicate_listing)"
+        for a in result.agents
+        if a.duplicate_listing
+    ]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
     body = table(rows, SUMMARY_COLUMNS)
@@ -110,6 +116,7 @@ AGENT_COLUMNS = (
     "tasks_failed",
     "reassigned",
     "call_conflicts",
+    "duplicate_listing",
     "error",
 )
 

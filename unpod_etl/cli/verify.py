@@ -41,6 +41,7 @@ def verify_command(
     api_url: str,
     token: str,
     org: str,
+    auth_scheme: str,
     database_url: str,
     agents: tuple[str, ...],
     page_size: int,
@@ -52,7 +53,7 @@ def verify_command(
     end), 2 on bad usage, 3 when the token is refused or the database is unreachable.
     Nothing is written. Run it after an incident, or from monitoring.
     """
-    config = VerifyConfig(api_url, token, org, database_url, agents, page_size)
+    config = VerifyConfig(api_url, token, org, database_url, agents, page_size, auth_scheme)
     result = run_verify(config)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

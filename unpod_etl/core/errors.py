@@ -18,4 +18,4 @@ class ApiError(EtlError):
 
 
 class AuthError(AbortError, ApiError):
-    """The API refused the token (401): nothing else can succeed."""
+    """The API refused the token (401, or 403 with a refusal's body): nothing else can succeed."""

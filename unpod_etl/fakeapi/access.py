@@ -1,12 +1,14 @@
-"""Who the fake lets in: its token (revocable), per-agent refusals, a gateway's page-size
-limit; and the log of requests served. FakeUnpod holds one as `fake.access`; injected
-failures live apart in faults.py (`fake.faults`)."""
+"""Who the fake lets in: its token (revocable, under the auth scheme the account uses),
+per-agent refusals, a gateway's page-size limit; and the log of requests served. FakeUnpod
+holds one as `fake.access`; injected failures live apart in faults.py (`fake.faults`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
+
+from unpod_etl.fakeapi.replies import TOKEN_REFUSALS
 
 
 class RequestRecord(NamedTuple):
@@ -24,6 +26,11 @@ class AccessControl:
         self._lock = threading.RLock()
         self.requests: list[RequestRecord] = []
         self.token_revoked = False
+        # How a revoked token is refused: a name of replies.TOKEN_REFUSALS.
+        self.revoked_answer = "expired"
+        # The Authorization keyword the account's token is valid under; the server knows
+        # Token, JWT and Bearer, and a token sent under another keyword is an invalid one.
+        self.auth_scheme = "Token"
         self.max_page_size: int | None = None  # bigger pages get an HTML 504, as a gateway would
         self._refusals: dict[str, tuple[int, bool]] = {}
 
@@ -43,7 +50,11 @@ class AccessControl:
         with self._lock:
             return self._refusals.get(handle)
 
-    def revoke_token(self) -> None:
+    def revoke_token(self, answer: str = "expired") -> None:
+        """Refuse the token from now on, with `answer` (a name of replies.TOKEN_REFUSALS)."""
+        if answer not in TOKEN_REFUSALS:
+            raise ValueError(f"unknown refusal {answer!r}; known: {', '.join(TOKEN_REFUSALS)}")
+        self.revoked_answer = answer
         self.token_revoked = True
 
     def restore_token(self) -> None:

@@ -22,14 +22,14 @@ from typing import Any, NamedTuple
 
 from unpod_etl.fakeapi.access import AccessControl
 from unpod_etl.fakeapi.replies import (
-    EXPIRED_TOKEN,
     FETCH_FAILED,
     HTML_TYPE,
-    INVALID_TOKEN,
     NO_ACCESS,
+    TOKEN_REFUSALS,
     Reply,
     html_reply,
     json_reply,
+    token_refusal,
 )
 
 # Each kind of fault and the parameters it takes (see fault_reply for their meaning).
@@ -43,7 +43,8 @@ KINDS: dict[str, frozenset[str]] = {
     "wrong_shape": frozenset({"data"}),
     "missing_task_id": frozenset({"index", "value"}),
     "206": frozenset({"variant"}),
-    "401": frozenset({"variant", "revoke"}),
+    "401": frozenset({"variant", "revoke"}),  # variant: expired (default), invalid, not_provided
+    "403": frozenset({"revoke"}),  # the published docs' {"message": "Token has expired."}
 }
 ROUTES = ("any", "agents", "tasks", "schema")
 SERVER_ERRORS = (500, 502, 503, 504)
@@ -84,6 +85,9 @@ class Fault:
             raise TypeError(f"fault {self.kind!r} takes no parameter {', '.join(sorted(unknown))}")
         if self.route not in ROUTES:
             raise ValueError(f"route must be one of {', '.join(ROUTES)}")
+        variant = self.params.get("variant", "expired")
+        if self.kind == "401" and (variant == "expired_403" or variant not in TOKEN_REFUSALS):
+            raise ValueError("a 401 fault takes variant expired, invalid or not_provided")
         if self.kind == "5xx" and self.params.get("status", 500) not in SERVER_ERRORS:
             raise ValueError(f"a 5xx fault takes status in {SERVER_ERRORS}")
         if self.every is not None and self.every < 1 or self.times is not None and self.times < 0:
@@ -181,11 +185,11 @@ def fault_reply(access: AccessControl, fault: Fault, normal: Callable[[], Reply]
     if kind == "206":
         fetch_failed = params.get("variant") == "fetch_failed"
         return json_reply(206, FETCH_FAILED if fetch_failed else NO_ACCESS)
-    if kind == "401":
+    if kind in ("401", "403"):
+        answer = "expired_403" if kind == "403" else str(params.get("variant", "expired"))
         if params.get("revoke", True):
-            access.revoke_token()  # a revoked token stays refused for every later request
-        invalid = params.get("variant") == "invalid"
-        return json_reply(401, INVALID_TOKEN if invalid else EXPIRED_TOKEN)
+            access.revoke_token(answer)  # a revoked token stays refused for every later request
+        return token_refusal(answer)
     if kind == "html200":
         return Reply(200, MAINTENANCE_PAGE, HTML_TYPE)
     reply = normal()

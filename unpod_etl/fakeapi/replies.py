@@ -11,6 +11,15 @@ HTML_TYPE = "text/html; charset=utf-8"
 
 INVALID_TOKEN = {"message": "Invalid token.", "status_code": 401}
 EXPIRED_TOKEN = {"message": "Unauthorized Access", "error": "Expired Auth Token"}
+NOT_PROVIDED = {"message": "Authentication credentials were not provided.", "status_code": 401}
+TOKEN_EXPIRED_403 = {"status_code": 403, "message": "Token has expired."}  # the published docs
+# Each way the server refuses a token: (HTTP status, body), by the name faults and access use.
+TOKEN_REFUSALS: dict[str, tuple[int, dict[str, Any]]] = {
+    "expired": (401, EXPIRED_TOKEN),
+    "invalid": (401, INVALID_TOKEN),
+    "not_provided": (401, NOT_PROVIDED),
+    "expired_403": (403, TOKEN_EXPIRED_403),
+}
 NO_ORG = {
     "status_code": 400,
     "message": "Organization handle is required in Org-Handle header",
@@ -64,3 +73,9 @@ def html_reply(status: int) -> Reply:
         "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
     )
     return Reply(status, page.encode(), HTML_TYPE)
+
+
+def token_refusal(answer: str) -> Reply:
+    """The reply refusing a token, `answer` one of TOKEN_REFUSALS."""
+    status, body = TOKEN_REFUSALS[answer]
+    return json_reply(status, body)

@@ -15,14 +15,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from unpod_etl.fakeapi.access import RequestRecord
 from unpod_etl.fakeapi.faults import Fault, fault_reply
 from unpod_etl.fakeapi.replies import (
-    EXPIRED_TOKEN,
     FETCH_FAILED,
     INVALID_TOKEN,
     NO_ACCESS,
     NO_ORG,
+    NOT_PROVIDED,
     Reply,
     html_reply,
     json_reply,
+    token_refusal,
 )
 
 if TYPE_CHECKING:
@@ -93,11 +94,13 @@ def _answer(fake: FakeUnpod, fault: Fault | None, normal: Callable[[], Reply]) -
 
 
 def _check_token(fake: FakeUnpod, authorization: str) -> Reply | None:
+    if not authorization.strip():
+        return json_reply(401, NOT_PROVIDED)
     keyword, _, value = authorization.strip().partition(" ")
-    if keyword.lower() != "token" or value.strip() != fake.token:
+    if keyword.lower() != fake.access.auth_scheme.lower() or value.strip() != fake.token:
         return json_reply(401, INVALID_TOKEN)
     if fake.access.token_revoked:
-        return json_reply(401, EXPIRED_TOKEN)
+        return token_refusal(fake.access.revoked_answer)
     return None
 
 

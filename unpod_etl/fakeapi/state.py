@@ -59,6 +59,7 @@ class FakeUnpod(ServerWrites):
         self._added_serial = 0
         self._followups: dict[str, int] = {}  # original task_id -> follow-ups made
         self._removed: set[str] = set()
+        self._also_listed: dict[str, set[int]] = {}  # task_id -> other agents listing it
         self._locations: dict[str, tuple[int, int]] | None = None  # built on first lookup
         self._encoded: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_size = cache_documents
@@ -161,9 +162,27 @@ class FakeUnpod(ServerWrites):
         )
         order.insert(at, task_id)
 
+    def list_also(self, task_id: str, handle: str, **overrides: Any) -> None:
+        """List a task under another agent too: the same document (its changes show under
+        both), in its place by `created`. Overrides set top-level fields, e.g. `assignee`."""
+        with self._lock:
+            doc, index = self._materialize(task_id), self._agent(handle).index
+            order = self._order[index]
+            if task_id in order or self._locate(task_id)[0] == index:
+                raise ValueError(f"agent {handle!r} already lists task {task_id!r}")
+            doc.update(copy.deepcopy(overrides))
+            key = -epoch_seconds(self._created(index, task_id))
+            at = bisect.bisect_left(
+                order, key, key=lambda ref: -epoch_seconds(self._created(index, ref))
+            )
+            order.insert(at, task_id)
+            self._also_listed.setdefault(task_id, set()).add(index)
+
     def remove_task(self, task_id: str) -> None:
         with self._lock:
             agent_index, ref = self._locate(task_id)
+            for other in self._also_listed.pop(task_id, set()):
+                self._order[other].remove(task_id)
             self._order[agent_index].remove(ref)
             self._docs.pop(task_id, None)
             self._added_owner.pop(task_id, None)

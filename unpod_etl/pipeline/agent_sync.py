@@ -14,6 +14,7 @@ from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
 from unpod_etl.normalize.history import ChangeKind
+from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
@@ -57,6 +58,7 @@ class AgentSync:
         page_size: int,
         on_page: ProgressHook | None = None,
         max_delete_fraction: float = 0.2,
+        owners: TaskOwners | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -64,6 +66,7 @@ class AgentSync:
         self.walk = WalkReport()  # how the walk ended (complete or not), once run() returns
         self.seen_ids: set[str] = set()  # every task id the walk yielded, for deletions
         self.max_delete_fraction = max_delete_fraction
+        self.owners = owners or TaskOwners([handle])  # shared by the run's agents
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -74,6 +77,12 @@ class AgentSync:
                 if self.on_page:
                     self.on_page(res, page)
             res.outcome = AgentOutcome.OK
+            if res.duplicate_listing:
+                log.warning(
+                    "agent %s lists %d tasks another agent owns: not written (duplicate_listing)",
+                    handle,
+                    res.duplicate_listing,
+                )
             if self.walk.complete:  # only a complete walk stands for the whole list
                 self.db(self._settle_deletions)
         except AbortError:
@@ -125,6 +134,7 @@ class AgentSync:
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
         res = self.result
         writes = PageChanges()
+        owners = self.owners.page(res.handle, (d.task_id for d in page.tasks), stored, self.db)
         for doc in page.tasks:
             res.seen += 1
             tid = doc.task_id
@@ -134,6 +144,9 @@ class AgentSync:
             known = stored.get(tid) if tid is not None else None
             decision = decide(raw, known, tid in rejected)
             if decision.action is Action.NORMALIZE:
+                if tid is not None and not owners.owns(tid, doc.value):
+                    res.duplicate_listing += 1  # its owner writes it (pipeline/ownership.py)
+                    continue
                 try:
                     item = normalize_task(doc.value, res.handle, raw)
                 except RejectedRecord as exc:

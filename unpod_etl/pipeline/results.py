@@ -36,6 +36,7 @@ class AgentResult:
     deletes_held: int = 0  # deletions the --max-delete-fraction guard refused
     reassigned: int = 0  # tasks that moved here from another agent (row, call and lines)
     call_conflicts: int = 0  # tasks kept aside: their call_id is another task's call
+    duplicate_listing: int = 0  # listed tasks another agent owns (pipeline/ownership.py)
     error: str | None = None
 
     def count(self, action: Action) -> None:
@@ -59,6 +60,7 @@ class AgentResult:
             "tasks_failed": self.failed,
             "reassigned": self.reassigned,
             "call_conflicts": self.call_conflicts,
+            "duplicate_listing": self.duplicate_listing,
         }
 
 

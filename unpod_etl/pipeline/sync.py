@@ -27,7 +27,9 @@ from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
+from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.results import AgentResult, RunResult
+from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.warehouse import liveness, load
 from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
@@ -54,6 +56,7 @@ class SyncConfig:
     workers: int = 1
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
+    auth_scheme: str = DEFAULT_AUTH_SCHEME  # Authorization: <scheme> <token>; Token, JWT, Bearer
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -63,6 +66,10 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        scheme = canonical_scheme(self.auth_scheme)
+        if scheme is None:
+            raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
+        object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -75,13 +82,16 @@ class SyncRunner:
         self, config: SyncConfig, engine: Engine | None = None, client: UnpodClient | None = None
     ) -> None:
         self.config = config
-        self.client = client or UnpodClient(config.api_url, config.token, config.org)
+        self.client = client or UnpodClient(
+            config.api_url, config.token, config.org, auth_scheme=config.auth_scheme
+        )
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
         self.engine = engine or make_engine(config.database_url, pool_size=pool)
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
+        self.owners = TaskOwners(())  # who owns a task listed twice; set once agents are known
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -127,14 +137,18 @@ class SyncRunner:
 
     def _run_agents(self, result: RunResult) -> None:
         try:
-            handles = self._agent_handles()
+            handles = self._agent_handles(result)
             if self.config.workers == 1:
                 result.agents.extend(self._sync_agent(result, h) for h in handles)
             else:
                 with ThreadPoolExecutor(self.config.workers, "agent") as pool:
                     result.agents.extend(pool.map(lambda h: self._sync_agent(result, h), handles))
             failed = any(a.outcome is AgentOutcome.FAILED for a in result.agents)
-            result.outcome = RunOutcome.PARTIAL if failed else RunOutcome.OK
+            # A run that synced no agent at all (each skipped) did not do its job.
+            none = bool(result.agents) and all(
+                a.outcome is AgentOutcome.SKIPPED for a in result.agents
+            )
+            result.outcome = RunOutcome.PARTIAL if failed or none else RunOutcome.OK
         except AbortError as exc:
             result.outcome, result.error = RunOutcome.ABORTED, str(exc)
         values = {
@@ -148,12 +162,19 @@ class SyncRunner:
         except AbortError:
             log.error("could not record the end of run %s", result.run_id)
 
-    def _agent_handles(self) -> list[str]:
+    def _agent_handles(self, result: RunResult) -> list[str]:
+        """The agents this run syncs; named agents outside its shard are skipped, said so."""
         now = utcnow()
         k, n = self.config.shard
         if self.config.agents:
-            handles = [h for h in dict.fromkeys(self.config.agents) if shard_of(h, n) == k]
+            named = list(dict.fromkeys(self.config.agents))
+            self.owners = TaskOwners(named)  # all shards: an assignee elsewhere still owns
+            handles = [h for h in named if shard_of(h, n) == k]
             self._db(lambda c: load.touch_agents(c, handles, now))
+            for other in (h for h in named if shard_of(h, n) != k):
+                why = f"in shard {shard_of(other, n)}/{n}, not this run's shard {k}/{n}"
+                log.warning("agent %s is %s; skipped", other, why)
+                result.agents.append(self._skipped(result, other, why))
             return handles
         try:
             listed = self.client.list_agents()
@@ -168,6 +189,7 @@ class SyncRunner:
             except RejectedRecord as exc:
                 log.warning("skipping an agent entry: %s", exc.reason)
         self._db(lambda c: load.upsert_agents(c, rows, now, published=True))
+        self.owners = TaskOwners(r["handle"] for r in rows)
         return [r["handle"] for r in rows if shard_of(r["handle"], n) == k]
 
     def _sync_agent(self, result: RunResult, handle: str) -> AgentResult:
@@ -176,7 +198,7 @@ class SyncRunner:
         lock = NamedLock(self.engine, f"agent:{handle}")
         if self.engine.dialect.name != "sqlite" and not self._try(lock):
             log.warning("agent %s is being synced by another worker; skipped", handle)
-            return AgentResult(handle, AgentOutcome.SKIPPED, error="another worker holds it")
+            return self._skipped(result, handle, "another worker holds it")
         try:
             job = AgentSync(
                 self.client,
@@ -186,6 +208,7 @@ class SyncRunner:
                 self.config.page_size,
                 self._progress,
                 max_delete_fraction=self.config.max_delete_fraction,
+                owners=self.owners,
             )
             return job.run()
         except AbortError:
@@ -193,6 +216,18 @@ class SyncRunner:
             raise
         finally:
             lock.release()
+
+    def _skipped(self, result: RunResult, handle: str, why: str) -> AgentResult:
+        """A `skipped` row for an agent this run leaves alone, so `status` shows it."""
+        now, run_id = utcnow(), result.run_id or 0
+        values = {"outcome": AgentOutcome.SKIPPED, "error": why, "finished_at": now}
+
+        def record(conn: Connection) -> None:
+            load.start_agent(conn, run_id, handle, now)
+            load.update_agent(conn, run_id, handle, values)
+
+        self._db(record)
+        return AgentResult(handle, AgentOutcome.SKIPPED, error=why)
 
     def _progress(self, res: AgentResult, page: Any) -> None:
         if self.on_page:

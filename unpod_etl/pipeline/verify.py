@@ -18,6 +18,7 @@ from unpod_etl.core.health import Finding
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
 from unpod_etl.pipeline.agent_sync import doc_raw_fingerprint
+from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.source.walk import WalkReport
 from unpod_etl.warehouse import verify_reads
@@ -43,6 +44,7 @@ class VerifyConfig:
     database_url: str
     agents: tuple[str, ...] = ()  # empty: every listed agent, and every stored one
     page_size: int = 100
+    auth_scheme: str = DEFAULT_AUTH_SCHEME
 
 
 @dataclass
@@ -82,7 +84,9 @@ def run_verify(
     config: VerifyConfig, engine: Engine | None = None, client: UnpodClient | None = None
 ) -> VerifyResult:
     """Compare every agent (or the named ones); raises ConfigError/AbortError as sync does."""
-    client = client or UnpodClient(config.api_url, config.token, config.org)
+    client = client or UnpodClient(
+        config.api_url, config.token, config.org, auth_scheme=config.auth_scheme
+    )
     if not config.org and not config.agents:
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
     own_engine = engine is None

@@ -20,6 +20,7 @@ import urllib3
 
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
+from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME, refusal_message
 from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
 from unpod_etl.source.stats import RequestStats
@@ -55,6 +56,7 @@ class UnpodClient:
     min_page_size: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stats: RequestStats = field(default_factory=RequestStats, repr=False)  # for metrics
+    auth_scheme: str = DEFAULT_AUTH_SCHEME  # Token, JWT or Bearer (auth_answers.AUTH_SCHEMES)
     # One Session per thread: agents are fetched by a pool of workers, and a Session's
     # connection pool is not meant to be shared across threads.
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -141,7 +143,7 @@ class UnpodClient:
 
     def _headers(self) -> dict[str, str]:
         return {
-            "Authorization": f"Token {self.token}",
+            "Authorization": f"{self.auth_scheme} {self.token}",
             "Org-Handle": self.org,
             "Accept": "application/json",
         }
@@ -174,8 +176,10 @@ class UnpodClient:
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Timeouts, refused or cut connections: the kind a retry may fix.
             raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
-        if status == 401:
-            raise AuthError(f"the API refused the token (HTTP 401) on {what}")
+        if status in (401, 403):  # a refused token ends the run; other 403s fail `what`
+            refused = refusal_message(status, decode_json_object(body_bytes), self.token)
+            if refused is not None:
+                raise AuthError(f"the API refused the token (HTTP {status}: {refused}) on {what}")
         if status == 429 or status >= 500:
             raise TransientHttpError(
                 f"{what}: HTTP {status}",

@@ -18,7 +18,7 @@ SUPPORTED = ("postgresql", "sqlite")
 # The newest migration. Every sync starts by making sure the schema is there; when it already
 # is, one query settles it and Alembic is not even imported (a tenth of a second per run).
 # tests/test_migrations.py keeps this equal to Alembic's head.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 
 def normalize_url(url: str) -> str:
@@ -74,15 +74,27 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (idempotent)."""
+def upgrade(engine: Engine, revision: str = "head", lock_wait: float | None = None) -> None:
+    """Bring the schema up to `revision` (idempotent), one process at a time.
+
+    The migration lock is held around Alembic; a process that waited for it finds the schema
+    migrated by the other and Alembic has nothing left to do. `lock_wait`: seconds to wait for
+    the lock (default migration_lock.WAIT_SECONDS), then AbortError.
+    """
     if revision == "head" and _stamped_revision(engine) == SCHEMA_HEAD:
         return
     from alembic import command
 
+    from unpod_etl.warehouse.migration_lock import WAIT_SECONDS, migrating_transaction
+
     cfg = _alembic_config()
+    wait = WAIT_SECONDS if lock_wait is None else lock_wait
+
+    def done() -> bool:
+        return revision == "head" and _stamped_revision(engine) == SCHEMA_HEAD
+
     try:
-        with engine.begin() as conn:
+        with migrating_transaction(engine, wait, done) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:

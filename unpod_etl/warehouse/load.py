@@ -65,6 +65,14 @@ def stored_markers(conn: Connection, agent_handle: str) -> dict[str, StoredMarke
     return {row[0]: StoredMarker(row[1], row[2], row[3]) for row in rows}
 
 
+def stored_agents(conn: Connection, task_ids: Sequence[str]) -> dict[str, str]:
+    """task_id -> the agent it is stored under, for those of `task_ids` the warehouse holds."""
+    if not task_ids:
+        return {}
+    query = select(tasks.c.task_id, tasks.c.agent_handle).where(tasks.c.task_id.in_(task_ids))
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
 def set_raw_fingerprints(conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
     """Record a new raw fingerprint for tasks whose stored form did not change."""
     if pairs:

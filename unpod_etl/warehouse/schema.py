@@ -184,6 +184,8 @@ sync_agent_results = Table(
     Column("tasks_changed_unmoved", Integer, nullable=False, default=0),
     Column("tasks_unchanged", Integer, nullable=False, default=0),
     Column("tasks_failed", Integer, nullable=False, default=0),
+    # Tasks this agent listed that another agent owns (pipeline/ownership.py): not written.
+    Column("duplicate_listing", Integer, nullable=False, default=0, server_default="0"),
     Column("error", Text),
     # Migration 0008: tasks that moved here from another agent; tasks kept aside because
     # their call_id is another task's call.
