@@ -78,7 +78,7 @@ def unpod_etl_command_lines(services: dict) -> dict[str, list[str]]:
 
 
 def test_services_and_their_order(services):
-    assert set(services) == {"postgres", "migrate", "etl", "fake-api", "etl-demo"}
+    assert set(services) == {"postgres", "migrate", "etl", "webhook", "fake-api", "etl-demo"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert services["etl"]["depends_on"] == {
@@ -139,7 +139,7 @@ def test_cron_expressions_are_valid(services):
 
 def test_every_command_line_parses_with_the_real_cli(services):
     lines = unpod_etl_command_lines(services)
-    assert set(lines) == {"migrate", "etl", "fake-api", "etl-demo", "Dockerfile CMD"}
+    assert set(lines) == {"migrate", "etl", "webhook", "fake-api", "etl-demo", "Dockerfile CMD"}
     for where, args in lines.items():
         path, command, rest = resolve(args)
         help_run = CliRunner().invoke(main, [*path, "--help"])
@@ -179,3 +179,18 @@ def test_dockerignore_keeps_secrets_and_junk_out_but_not_the_sources():
         if word == "COPY":
             source = args.split()[0]
             assert (ROOT / source).exists(), source
+
+
+def test_webhook_service(services):
+    hook = services["webhook"]
+    assert hook["profiles"] == ["webhook"]  # opt-in: it needs a secret and a public URL
+    assert hook["command"][0] == "webhook"
+    port = hook["command"][hook["command"].index("--port") + 1]
+    assert hook["environment"]["UNPOD_ETL_WEBHOOK_SECRET"] == "${UNPOD_ETL_WEBHOOK_SECRET:-}"
+    warehouse = services["etl"]["environment"]["UNPOD_ETL_DATABASE_URL"]
+    assert hook["environment"]["UNPOD_ETL_DATABASE_URL"] == warehouse
+    published = interpolate(hook["ports"][0])
+    assert published == f"127.0.0.1:8080:{port}"  # loopback unless a proxy setup says so
+    assert f"127.0.0.1:{port}/healthz" in hook["healthcheck"]["test"][-1]
+    assert hook["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    assert hook["restart"] == "on-failure:3"

@@ -1,13 +1,13 @@
-"""`--config PATH` (or UNPOD_ETL_CONFIG): options of `sync`, `schedule` and `check` from a
-TOML file, read with the standard library's tomllib (and the group's own `log_format`
+"""`--config PATH` (or UNPOD_ETL_CONFIG): options of `sync`, `schedule`, `check` and `webhook`
+from a TOML file, read with the standard library's tomllib (and the group's own `log_format`
 and `verbose`, at the top level).
 
 The file fills click's `default_map`, which click consults after the command line and the
 environment variable and before the built-in default: exactly the precedence wanted
 (command line > environment > file > defaults). Keys are the options' long names with `_`
 or `-` (`page_size`, `max-age`); top-level keys apply to every command that has the option,
-a `[sync]`, `[schedule]` or `[check]` table to that command only (and wins over the top
-level). `NAME_env = "VAR"` reads the value of NAME from the environment variable VAR, so a
+a `[sync]`, `[schedule]`, `[check]` or `[webhook]` table to that command only (and wins over
+the top level). `NAME_env = "VAR"` reads the value of NAME from the environment variable VAR, so a
 token or a database password need not be written into the file. An unknown key, table or
 variable is a usage error naming it (exit 2).
 """
@@ -24,7 +24,7 @@ import click
 
 from unpod_etl.core.errors import ConfigError
 
-COMMANDS = ("sync", "schedule", "check")
+COMMANDS = ("sync", "schedule", "check", "webhook")
 ENV_SUFFIX = "_env"
 
 
@@ -131,6 +131,6 @@ config_file_option = click.option(
     expose_value=False,
     is_eager=True,
     callback=_load,
-    help="TOML file with options of sync, schedule and check; the command line and the "
-    "environment win over it [UNPOD_ETL_CONFIG].",
+    help="TOML file with options of sync, schedule, check and webhook; the command line and "
+    "the environment win over it [UNPOD_ETL_CONFIG].",
 )

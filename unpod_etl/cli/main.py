@@ -47,6 +47,10 @@ LAZY_COMMANDS = {
         "successful run within --max-age, agents not synced ok within it, runs that died "
         "since the last success, unresolved rejected records above --max-rejected.",
     ),
+    "webhook": (
+        "unpod_etl.cli.webhook:webhook_command",
+        "Serve POST /unpod/tasks for Unpod's task webhook until interrupted.",
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from unpod_etl.core.health import DiedRun, HealthFacts
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.warehouse import liveness
 from unpod_etl.warehouse.db import describe_db_error, normalize_url
+from unpod_etl.warehouse.intake import IS_PULL
 from unpod_etl.warehouse.open_existing import open_existing
 from unpod_etl.warehouse.schema import agents, rejected_records, sync_agent_results, sync_runs
 
@@ -42,7 +43,9 @@ def open_for_reading(database_url: str, schema: str = "public") -> Engine:
 
 
 def last_success(conn: Connection) -> datetime | None:
-    query = select(func.max(sync_runs.c.finished_at)).where(sync_runs.c.outcome == RunOutcome.OK)
+    query = select(func.max(sync_runs.c.finished_at)).where(
+        sync_runs.c.outcome == RunOutcome.OK, IS_PULL
+    )
     return conn.execute(query).scalar()
 
 
@@ -75,7 +78,7 @@ def previous_outcome(conn: Connection, run_id: int) -> str | None:
     """How the newest finished run before `run_id` ended (None: there is none)."""
     query = (
         select(sync_runs.c.outcome)
-        .where(sync_runs.c.run_id < run_id, sync_runs.c.outcome != RunOutcome.RUNNING)
+        .where(sync_runs.c.run_id < run_id, sync_runs.c.outcome != RunOutcome.RUNNING, IS_PULL)
         .order_by(sync_runs.c.run_id.desc())
         .limit(1)
     )
@@ -86,7 +89,8 @@ def died_since(engine: Engine, conn: Connection, since: datetime | None) -> list
     """Runs recorded as died, or still `running` with their liveness lock free, that started
     after `since` (all of them when None)."""
     query = select(sync_runs.c.run_id, sync_runs.c.started_at, sync_runs.c.outcome).where(
-        or_(sync_runs.c.outcome == RunOutcome.DIED, sync_runs.c.outcome == RunOutcome.RUNNING)
+        or_(sync_runs.c.outcome == RunOutcome.DIED, sync_runs.c.outcome == RunOutcome.RUNNING),
+        IS_PULL,
     )
     if since is not None:
         query = query.where(sync_runs.c.started_at > since)
@@ -112,7 +116,7 @@ def health_facts(engine: Engine, active_since: datetime) -> HealthFacts:
             success_start = None
             if success is not None:
                 query = select(func.max(sync_runs.c.started_at)).where(
-                    sync_runs.c.outcome == RunOutcome.OK
+                    sync_runs.c.outcome == RunOutcome.OK, IS_PULL
                 )
                 success_start = conn.execute(query).scalar()
             return HealthFacts(
