@@ -67,7 +67,13 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "shard",
         "max_delete_fraction",
         "auth_scheme",
+        "pii",
+        "pii_key",
+        "pii_region",
+        "rewrite_pii",
     ]
+    assert fields["pii"] == "keep" and fields["pii_key"] == "" and fields["pii_region"] == "US"
+    assert fields["rewrite_pii"] is False
     assert fields["agents"] == () and fields["page_size"] == 100
     assert fields["max_delete_fraction"] == 0.2 and fields["auth_scheme"] == "Token"
     assert fields["workers"] == 1 and fields["shard"] == (0, 1)

@@ -16,6 +16,7 @@ from unpod_etl.cli.options import (
     database_option,
     handle_errors,
     monitor_options,
+    pii_options,
     sync_options,
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
@@ -67,6 +68,7 @@ def main(verbose: bool, log_format: str) -> None:
 @database_option
 @sync_options
 @monitor_options
+@pii_options
 @handle_errors
 def sync(
     api_url: str,

@@ -23,6 +23,7 @@ from unpod_etl.cli.options import (
     database_option,
     handle_errors,
     monitor_options,
+    pii_options,
     sync_options,
 )
 from unpod_etl.cli.progress import page_progress
@@ -75,6 +76,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @database_option
 @sync_options
 @monitor_options
+@pii_options
 @handle_errors
 def schedule_command(
     cron: str,

@@ -16,6 +16,7 @@ from unpod_etl.normalize.changes import Action, PageChanges, decide
 from unpod_etl.normalize.history import ChangeKind
 from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.page_writes import write_page
+from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
@@ -59,6 +60,7 @@ class AgentSync:
         on_page: ProgressHook | None = None,
         max_delete_fraction: float = 0.2,
         owners: TaskOwners | None = None,
+        pii: PiiRun | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -67,6 +69,7 @@ class AgentSync:
         self.seen_ids: set[str] = set()  # every task id the walk yielded, for deletions
         self.max_delete_fraction = max_delete_fraction
         self.owners = owners or TaskOwners([handle])  # shared by the run's agents
+        self.pii = pii or PiiRun()  # --pii policy and `forget` erasures (pipeline/pii_mode.py)
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -147,11 +150,14 @@ class AgentSync:
                 if tid is not None and not owners.owns(tid, doc.value):
                     res.duplicate_listing += 1  # its owner writes it (pipeline/ownership.py)
                     continue
+                if self.pii.is_erased(doc.value):
+                    res.erased += 1  # `forget` erased this contact: never written again
+                    continue
                 try:
-                    item = normalize_task(doc.value, res.handle, raw)
+                    item = normalize_task(doc.value, res.handle, raw, self.pii.normalize_policy)
                 except RejectedRecord as exc:
                     res.failed += 1
-                    writes.reject(doc.value, exc.reason)
+                    writes.reject(self.pii.rejected_doc(doc.value), exc.reason)
                     log.warning(
                         "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
                     )

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -26,8 +26,10 @@ from unpod_etl.core.errors import AbortError, ApiError, ConfigError
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
+from unpod_etl.normalize.pii import KEY_ENV, PiiPolicy, make_policy
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook, utcnow
 from unpod_etl.pipeline.ownership import TaskOwners
+from unpod_etl.pipeline.pii_mode import PiiRun, prepare
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.source.client import UnpodClient
@@ -57,6 +59,12 @@ class SyncConfig:
     shard: tuple[int, int] = (0, 1)  # (K, N): own the agents whose handle hashes to K of N
     max_delete_fraction: float = 0.2  # the deletion guard (warehouse/deletions.py)
     auth_scheme: str = DEFAULT_AUTH_SCHEME  # Authorization: <scheme> <token>; Token, JWT, Bearer
+    # PII controls (normalize/pii.py): keep | hash | redact; the HMAC key of hash mode comes
+    # from UNPOD_ETL_PII_KEY when not given, and is never shown (repr) nor stored.
+    pii: str = "keep"
+    pii_key: str = field(default="", repr=False)
+    pii_region: str = "US"
+    rewrite_pii: bool = False  # re-process the stored rows when the mode changes
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -70,6 +78,16 @@ class SyncConfig:
         if scheme is None:
             raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
         object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
+        if not self.pii_key and str(self.pii).lower() == "hash":
+            object.__setattr__(self, "pii_key", os.environ.get(KEY_ENV, ""))
+        self.pii_policy()  # a bad mode, a missing key or region: ConfigError now
+
+    def pii_policy(self) -> PiiPolicy:
+        """The normalize.pii.PiiPolicy of these settings."""
+        try:
+            return make_policy(self.pii, self.pii_key, self.pii_region)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -92,6 +110,7 @@ class SyncRunner:
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
         self.owners = TaskOwners(())  # who owns a task listed twice; set once agents are known
+        self.pii = PiiRun(config.pii_policy())  # checked against the warehouse in _run
 
     def run(self) -> RunResult:
         with _bulk_gc():
@@ -103,6 +122,7 @@ class SyncRunner:
         sqlite = self.engine.dialect.name == "sqlite"
         name = liveness.SQLITE_SYNC_LOCK if sqlite or n == 1 else f"sync:{k}/{n}"
         with self._hold(NamedLock(self.engine, name), f"another sync holds the lock {name!r}"):
+            self.pii = prepare(self._db, self.pii.policy, self.config.rewrite_pii)
             run_id, run_lock = self._start_run()
             result = RunResult(run_id=run_id, outcome=RunOutcome.RUNNING)
             try:
@@ -209,6 +229,7 @@ class SyncRunner:
                 self._progress,
                 max_delete_fraction=self.config.max_delete_fraction,
                 owners=self.owners,
+                pii=self.pii,
             )
             return job.run()
         except AbortError:
