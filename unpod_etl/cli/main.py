@@ -37,6 +37,11 @@ LAZY_COMMANDS = {
         "unpod_etl.cli.verify:verify_command",
         "Walk the API read only and compare it with the warehouse, per agent.",
     ),
+    "forget": (
+        "unpod_etl.cli.forget:forget_command",
+        "Delete every task, call and transcript line of one contact (an erasure request) and "
+        "record the erasure, hash only, so later syncs skip that person.",
+    ),
     "check": (
         "unpod_etl.cli.check:check_command",
         "Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no "
