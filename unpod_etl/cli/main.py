@@ -39,8 +39,8 @@ LAZY_COMMANDS = {
     ),
     "forget": (
         "unpod_etl.cli.forget:forget_command",
-        "Delete every task, call and transcript line of one contact (an erasure request) and "
-        "record the erasure, hash only, so later syncs skip that person.",
+        "Delete every task, call and transcript line of one contact and record the erasure "
+        "(its hash only), so later syncs skip that person's tasks.",
     ),
     "check": (
         "unpod_etl.cli.check:check_command",
