@@ -164,11 +164,14 @@ DATETIME_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
 
+# Five digits with at most a few separators between them: the shortest number worth a look.
+DIGIT_RUN_RE = re.compile(r"\d(?:[\s().\-/]{0,3}\d){4}")
+
 
 def phone_spans(text: str, region: str = DEFAULT_REGION) -> list[tuple[int, int, str]]:
     """(start, end, E.164) of each phone number in text, outside timestamps, ids and words."""
-    if sum(ch.isdigit() for ch in text) < 5:
-        return []
+    if DIGIT_RUN_RE.search(text) is None or DATETIME_RE.fullmatch(text):
+        return []  # the cheap common case: the matcher costs ~0.1 ms a string
     dates = [(m.start(), m.end()) for m in DATETIME_RE.finditer(text)]
     found = []
     for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):

@@ -84,8 +84,16 @@ def names_in(obj: Any) -> set[str]:
     return {v for kind, v, _ in _leaves(obj) if kind == NAME and isinstance(v, str) and v.strip()}
 
 
-def scrub_json(obj: Any, policy: PiiPolicy, names: set[str], parent: str | None = None) -> Any:
-    """A copy of obj with contact values (whole or inside text) replaced."""
+def scrub_json(
+    obj: Any,
+    policy: PiiPolicy,
+    names: set[str],
+    parent: str | None = None,
+    memo: dict[str, str] | None = None,
+) -> Any:
+    """A copy of obj with contact values (whole or inside text) replaced. `memo` caches the
+    texts already scrubbed: a call's transcript is in the document and in its own rows."""
+    memo = {} if memo is None else memo
     if isinstance(obj, Mapping):
         out = {}
         for key, value in obj.items():
@@ -98,12 +106,15 @@ def scrub_json(obj: Any, policy: PiiPolicy, names: set[str], parent: str | None 
             if kind is not None and isinstance(value, str):
                 out[key] = policy.whole(kind, value)
             else:
-                out[key] = scrub_json(value, policy, names, key if isinstance(key, str) else None)
+                sub = key if isinstance(key, str) else None
+                out[key] = scrub_json(value, policy, names, sub, memo)
         return out
     if isinstance(obj, list):
-        return [scrub_json(v, policy, names, parent) for v in obj]
+        return [scrub_json(v, policy, names, parent, memo) for v in obj]
     if isinstance(obj, str):
-        return policy.scrub_text(obj, names)
+        if obj not in memo:
+            memo[obj] = policy.scrub_text(obj, names)
+        return memo[obj]
     return obj
 
 
@@ -116,22 +127,23 @@ def apply_policy(item: NormalizedTask, policy: PiiPolicy) -> NormalizedTask:
     names |= {task[c] for c in ("user_full_name", "contact_name") if task.get(c)}
     if call is not None and isinstance(call.get("customer"), str):
         names.add(call["customer"])
-    document = scrub_json(task["document"], policy, names)
+    memo: dict[str, str] = {}
+    document = scrub_json(task["document"], policy, names, memo=memo)
     new_task = {**task, "document": document}
     new_task["input"], new_task["output"] = document.get("input"), document.get("output")
     new_task["fingerprint"] = fingerprints.fingerprint_stored(document)
     _flat(new_task, TASK_FLAT, policy)
-    _text(new_task, TASK_TEXT, policy, names)
+    _text(new_task, TASK_TEXT, policy, names, memo)
     new_call = None
     if call is not None:
         new_call = dict(call)
         _flat(new_call, CALL_FLAT, policy)
-        _text(new_call, CALL_TEXT, policy, names)
+        _text(new_call, CALL_TEXT, policy, names, memo)
         for col in CALL_JSON:
             if new_call.get(col) is not None:
-                new_call[col] = scrub_json(new_call[col], policy, names)
+                new_call[col] = scrub_json(new_call[col], policy, names, memo=memo)
     lines = [
-        {**line, "content": policy.scrub_text(line["content"], names)}
+        {**line, "content": scrub_json(line["content"], policy, names, memo=memo)}
         if isinstance(line.get("content"), str)
         else line
         for line in item.lines
@@ -146,11 +158,15 @@ def _flat(row: dict[str, Any], columns: Mapping[str, str], policy: PiiPolicy) ->
 
 
 def _text(
-    row: dict[str, Any], columns: tuple[str, ...], policy: PiiPolicy, names: set[str]
+    row: dict[str, Any],
+    columns: tuple[str, ...],
+    policy: PiiPolicy,
+    names: set[str],
+    memo: dict[str, str],
 ) -> None:
     for col in columns:
         if isinstance(row.get(col), str):
-            row[col] = policy.scrub_text(row[col], names)
+            row[col] = scrub_json(row[col], policy, names, memo=memo)
 
 
 def contacts_in(obj: Any, region: str) -> set[tuple[str, str]]:

@@ -86,6 +86,8 @@ class AgentSync:
                     handle,
                     res.duplicate_listing,
                 )
+            if res.erased:
+                log.info("agent %s: %d tasks of erased contacts skipped", handle, res.erased)
             if self.walk.complete:  # only a complete walk stands for the whole list
                 self.db(self._settle_deletions)
         except AbortError:
