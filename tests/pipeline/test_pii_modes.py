@@ -19,7 +19,13 @@ from unpod_etl.normalize.pii import make_policy
 from unpod_etl.pipeline.pii_mode import prepare
 from unpod_etl.pipeline.results import RunResult
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
-from unpod_etl.warehouse.schema import calls, pii_settings, tasks, transcript_lines
+from unpod_etl.warehouse.schema import (
+    calls,
+    pii_settings,
+    rejected_records,
+    tasks,
+    transcript_lines,
+)
 
 KEY = "test-only pii key"
 
@@ -68,6 +74,11 @@ def source_values(fake: FakeUnpod) -> tuple[set[str], set[str], set[str]]:
     return forms, {e for e in emails if e}, {n for n in names if n}
 
 
+def reject_one(fake: FakeUnpod) -> None:
+    """One document without task_id: kept, contact values and all, in rejected_records."""
+    fake.faults.inject("missing_task_id", agent=fake.published_handles()[0], page=1, index=0)
+
+
 def everything_stored(engine: Engine) -> str:
     """Every row of every table as text (and the PostgreSQL full-text index column)."""
     parts = []
@@ -92,8 +103,10 @@ def assert_no_pii(engine: Engine, fake: FakeUnpod) -> None:
 
 @pytest.mark.parametrize("mode", ["hash", "redact"])
 def test_no_contact_value_is_stored(fake, fake_server, db_url, engine, mode):
+    reject_one(fake)
     result = sync(fake_server, fake, db_url, pii=mode, pii_key=KEY)
     assert result.outcome == "ok" and result.total("inserted") > 0
+    assert result.total("failed") == 1  # its document is in rejected_records, scanned too
     assert_no_pii(engine, fake)
     _phones, _emails, names = source_values(fake)
     with engine.connect() as conn:
@@ -157,7 +170,10 @@ def test_changing_the_mode_is_refused_without_rewrite(fake, fake_server, db_url)
 def test_rewrite_reprocesses_stored_rows_without_the_api(
     fake, fake_server, db_url, engine, start, to
 ):
+    reject_one(fake)
     sync(fake_server, fake, db_url, pii=start, pii_key=KEY)
+    with engine.connect() as conn:
+        assert conn.execute(select(rejected_records.c.document)).scalars().all()
     requests = len(fake.access.requests)
 
     def db(fn):  # type: ignore[no-untyped-def]
@@ -190,3 +206,22 @@ def test_hash_and_redact_agree_on_which_rows_exist(fake, fake_server, pg_url, sq
             )
         eng.dispose()
     assert counts[0] == counts[1]
+
+
+def test_a_warehouse_from_before_the_mode_was_recorded_counts_as_keep(
+    fake, fake_server, sqlite_url
+):
+    sync(fake_server, fake, sqlite_url)
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        first = conn.execute(select(pii_settings)).mappings().one()
+        assert first["mode"] == "keep" and first["key_check"] is None
+        conn.execute(pii_settings.delete())  # as a warehouse synced before migration 0012
+    sync(fake_server, fake, sqlite_url)  # keep again: recorded, nothing refused
+    with engine.connect() as conn:
+        assert conn.execute(select(pii_settings.c.mode)).scalar_one() == "keep"
+        conn.execute(pii_settings.delete())
+        conn.commit()
+    engine.dispose()
+    with pytest.raises(ConfigError, match="--rewrite-pii"):
+        sync(fake_server, fake, sqlite_url, pii="redact")

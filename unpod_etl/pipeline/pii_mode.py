@@ -64,12 +64,12 @@ def settings_of(policy: PiiPolicy) -> PiiSettings:
 def prepare(db: DbRunner, policy: PiiPolicy, rewrite: bool) -> PiiRun:
     """Check (and record, or rewrite to) the mode; the run's PiiRun. ConfigError if refused."""
     wanted = settings_of(policy)
-    stored, has_data = db(lambda c: (pii_store.read_settings(c), pii_store.holds_data(c)))
-    if stored is None:
-        # Rows written before the mode was recorded were written as received.
-        stored = PiiSettings(PiiMode.KEEP.value, policy.region, None) if has_data else None
-    if stored is None or not has_data:
-        db(lambda c: pii_store.write_settings(c, wanted, _now()))
+    recorded, has_data = db(lambda c: (pii_store.read_settings(c), pii_store.holds_data(c)))
+    # Rows written before the mode was recorded (migration 0012) were written as received.
+    stored = recorded or PiiSettings(PiiMode.KEEP.value, policy.region, None)
+    if not has_data or (recorded is None and not _differs(stored, wanted)):
+        if recorded != wanted:  # changed_at stays when the mode was set
+            db(lambda c: pii_store.write_settings(c, wanted, _now()))
     elif _differs(stored, wanted):
         _check_change(stored, wanted, rewrite)
         count = rewrite_rows(db, policy)
