@@ -1,7 +1,7 @@
 """pii_settings (the warehouse's --pii mode) and erasures (`forget`)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04 19:00:00
 
 `pii_settings` holds one row (id 1): the mode the stored rows were written in (keep, hash,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

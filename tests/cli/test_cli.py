@@ -98,6 +98,8 @@ def test_unreachable_database_exit_3(fake, fake_server):
         fake_server.url,
         "--token",
         fake.token,
+        "--org",  # without one the run stops earlier, at exit 2 (no org, no --agent)
+        fake.org,
         "--database-url",
         "postgresql://nobody:pw-secret@127.0.0.1:1/none",
     )

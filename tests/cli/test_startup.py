@@ -32,7 +32,10 @@ NOT_FOR_STATUS = (
     "unpod_etl.fakeapi",
     "unpod_etl.report",
     "unpod_etl.pipeline.sync",
-    "unpod_etl.source",
+    # the HTTP side; the option vocabulary (source.auth_answers: plain constants) may load
+    "unpod_etl.source.client",
+    "unpod_etl.source.paging",
+    "unpod_etl.source.rawjson",
 )
 
 

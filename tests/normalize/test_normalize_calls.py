@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from unpod_etl.normalize import normalize_task
+from unpod_etl.normalize.calls import normalize_call
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tasks"
 
@@ -129,9 +131,10 @@ def test_call_with_empty_call_id_but_a_transcript_gets_a_synthetic_id() -> None:
         ("assistant", "agent", "Good morning!"),
         ("user", "customer", "Morning."),
         (None, None, "stray line without a speaker"),
+        (None, None, "42"),  # a bare number is a line with its text; only null is dropped
     ]
     assert {x["call_id"] for x in result.lines} == {"T6a1b2c3d4e5f60718293a4b5c6d7e8f9"}
-    assert call["transcript_line_count"] == 3
+    assert call["transcript_line_count"] == 4
 
 
 def test_dispatching_call_without_evidence_has_no_call() -> None:
@@ -247,3 +250,40 @@ def test_numeric_call_id_and_string_summary_status() -> None:
     call = call_of(doc)
     assert call["call_id"] == "98765"
     assert call["summary_status"] is None
+
+
+def test_post_call_data_as_a_json_string_is_decoded() -> None:
+    doc = load("outbound_call")
+    pcd = doc["output"]["post_call_data"]
+    as_object = call_of(copy.deepcopy(doc))
+    doc["output"]["post_call_data"] = json.dumps(pcd)
+    as_string = call_of(doc)
+    assert as_string["summary_status"] is not None
+    flat = ("summary_status", "summary_text", "classification_labels", "structured_data")
+    assert {k: as_string[k] for k in flat} == {k: as_object[k] for k in flat}
+    assert as_string["post_call_data"] == as_object["post_call_data"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("", None), ("null", None), ("{oops", {"raw": "{oops"})]
+)
+def test_post_call_data_strings_that_hold_no_object(sent: str, stored: Any) -> None:
+    doc = load("outbound_call")
+    doc["output"]["post_call_data"] = sent
+    call = call_of(doc)
+    assert call["post_call_data"] == stored and call["summary_status"] is None
+
+
+def test_call_times_as_epoch_milliseconds_and_unreadable_ones() -> None:
+    doc = load("outbound_call")
+    expected = call_of(copy.deepcopy(doc))
+    start = expected["start_time"]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    doc["output"]["start_time"] = (start - epoch) // timedelta(milliseconds=1)
+    doc["output"]["end_time"] = "the end"
+    unreadable: list[str] = []
+    call, _ = normalize_call(doc["output"], task_id="T1", agent_handle="a", unreadable=unreadable)
+    assert call is not None
+    assert call["start_time"] == start.replace(microsecond=start.microsecond // 1000 * 1000)
+    assert call["end_time"] is None
+    assert unreadable == ["output.end_time"]

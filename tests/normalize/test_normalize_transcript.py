@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,9 +48,46 @@ def test_json_encoded_list_transcript() -> None:
     assert lines('[{"role": "AI", "content": "Hi"}]') == [("assistant", "AI", "Hi")]
 
 
-@pytest.mark.parametrize("transcript", [None, "", "  \n ", [], {}, 5, [None, 1, [2], 3.5]])
+@pytest.mark.parametrize("transcript", [None, "", "  \n ", [], {}, 5, [None, None]])
 def test_empty_transcripts(transcript: Any) -> None:
     assert lines(transcript) == []
+
+
+def test_scalar_items_become_lines_with_their_text() -> None:
+    transcript = [{"role": "user", "content": "Hi"}, 42, None, 3.5, True, [2], "plain"]
+    assert lines(transcript) == [
+        ("user", "user", "Hi"),
+        (None, None, "42"),
+        (None, None, "3.5"),
+        (None, None, "true"),
+        (None, None, "[2]"),
+        (None, None, "plain"),
+    ]
+
+
+def test_message_times_by_magnitude_and_unreadable_ones_counted() -> None:
+    unreadable: list[str] = []
+    rows = transcript_lines(
+        [
+            {"role": "user", "content": "a", "timestamp": 1769940000},
+            {"role": "user", "content": "b", "timestamp": 1769940000250},
+            {"role": "user", "content": "c", "time": 1769940000250000},
+            {"role": "user", "content": "d", "timestamp": "half past ten"},
+            {"role": "user", "content": "e", "timestamp": ""},
+        ],
+        call_id="c1",
+        task_id="T1",
+        unreadable=unreadable,
+    )
+    base = datetime(2026, 2, 1, 10, tzinfo=UTC)
+    assert [r["spoken_at"] for r in rows] == [
+        base,
+        base + timedelta(milliseconds=250),
+        base + timedelta(milliseconds=250),
+        None,
+        None,
+    ]
+    assert unreadable == ["transcript.timestamp"]  # "" means no time; prose is unreadable
 
 
 def test_odd_message_values() -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import all_table_text, cli_env, sync_command
+from unpod_etl.core.errors import ApiError, ConfigError
 from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+from unpod_etl.source.client import UnpodClient
 
 
 def test_no_secret_anywhere_after_a_run_with_faults(fake, fake_server, pg_url, pg_engine):
@@ -46,10 +50,10 @@ def test_refused_token_message_does_not_contain_it(fake, fake_server, pg_url):
 
 def test_agent_handle_is_path_encoded(fake, fake_server, pg_url):
     evil = "../x?y=1#z"
-    result = SyncRunner(
+    with pytest.raises(ConfigError, match="not a handle"):  # a sync refuses it outright...
         SyncConfig(fake_server.url, fake.token, fake.org, pg_url, agents=(evil,))
-    ).run()
-    assert result.outcome == "partial"
-    assert "404" in (result.agents[0].error or "")
+    client = UnpodClient(fake_server.url, fake.token, fake.org)
+    with pytest.raises(ApiError, match="404"):  # ...and the client, asked all the same, encodes it
+        list(client.iter_task_pages(evil))
     paths = [r.path for r in fake.access.requests]
     assert paths == ["/api/v2/platform/agents/..%2Fx%3Fy%3D1%23z/tasks/"]

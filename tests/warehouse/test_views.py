@@ -312,7 +312,9 @@ def test_pg_indexes_serve_the_bi_queries_at_100k_tasks(pg):
         pg.engine,
         "SELECT * FROM agent_daily WHERE agent_handle = 'bulk-3' AND day >= current_date - 30",
     )
-    assert "ix_tasks_agent_handle_created_at" in plan or "ix_tasks_agent_handle" in plan
+    # Any index led by agent_handle serves it (which one depends on sampled statistics):
+    # what must not happen is a scan of every task.
+    assert "Seq Scan on tasks" not in plan and "ix_tasks_agent" in plan
     # the same numbers from the generating rule, in Python
     bulk_3 = [i for i in range(1, 100_001) if i % 200 != 3 and i % 19 + 1 == 3]
     daily = rows(

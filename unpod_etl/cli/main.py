@@ -189,10 +189,20 @@ def fake_api(
     port: int, n_agents: int, tasks_per_agent: int, seed: int, host: str, fixed_dates: bool
 ) -> None:
     """Serve the built-in fake Unpod API until interrupted."""
+    import errno
+    import socket
+
+    from unpod_etl.core.errors import ConfigError
     from unpod_etl.fakeapi.server import serve
 
     newest = None if fixed_dates else datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
+    try:
+        serve(port, n_agents, tasks_per_agent, seed, host=host, newest=newest)
+    except OSError as exc:  # binding: port in use, address not ours, unknown host
+        binding = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
+        if not isinstance(exc, socket.gaierror) and exc.errno not in binding:
+            raise
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @main.command(name="demo")

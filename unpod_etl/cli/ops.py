@@ -26,6 +26,7 @@ from unpod_etl.cli.options import (
     pii_options,
     sync_options,
 )
+from unpod_etl.cli.paths import writable_file, write_text
 from unpod_etl.cli.progress import page_progress
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome
@@ -93,12 +94,12 @@ def schedule_command(
     """Stay running and sync on a cron schedule (one run at a time; missed slots skipped)."""
     expr = parse_cron(cron)
     RunMonitor(metrics_file, pushgateway, notify_url)  # a bad metrics path: exit 2 at start
-    # Fail at start, not at 02:00: a bad token/URL/database URL is a usage error (exit 2).
+    # Fail at start, not at 02:00: a bad handle/org/token/URL/database URL is exit 2.
+    config = SyncConfig(api_url, token, org, database_url, **options)
     UnpodClient(api_url, token, org)
     db.make_engine(database_url).dispose()
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
-    config = SyncConfig(api_url, token, org, database_url, **options)
     stop = threading.Event()
 
     def job() -> int:
@@ -129,7 +130,7 @@ def schedule_command(
 @database_option
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    # A plain str: click.Path turns '' into '.', and its checks' error is four lines long.
     default="report.html",
     show_default=True,
     help="Where to write the HTML page.",
@@ -142,9 +143,10 @@ def schedule_command(
     help="How many UTC days, today included.",
 )
 @handle_errors
-def report_command(database_url: str, out: Path, days: int) -> None:
+def report_command(database_url: str, out: str, days: int) -> None:
     """Write a self-contained HTML report: calls per day and agent, outcomes, durations,
     recent sync runs."""
+    target: Path = writable_file(out)  # before the warehouse is read: a bad path is exit 2 at once
     engine = db.make_engine(database_url)
     current, head = db.current_revision(engine), db.head_revision()
     if current != head:
@@ -155,5 +157,5 @@ def report_command(database_url: str, out: Path, days: int) -> None:
     with engine.connect() as conn:
         html = build_report(conn, days)
     engine.dispose()
-    out.write_text(html, encoding="utf-8")
-    click.echo(f"report for the last {days} day(s) written to {out}")
+    write_text(target, html)
+    click.echo(f"report for the last {days} day(s) written to {target}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -59,6 +61,19 @@ def api_options(fn: F) -> F:
     return fn
 
 
+_FILE_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.ENOENT,
+    errno.ENAMETOOLONG,
+}
+
+
 def handle_errors(fn: F) -> F:
     """Known failures become one line on stderr and the documented exit code."""
 
@@ -75,6 +90,16 @@ def handle_errors(fn: F) -> F:
         except EtlError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # `unpod-etl status | head`: the reader left, nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+            sys.exit(1)
+        except OSError as exc:
+            # A file the command was told to use (an output path) cannot be: the user's to fix.
+            # Anything else (no file named, another errno) is a bug and keeps its traceback.
+            if exc.filename is None or exc.errno not in _FILE_ERRNOS:
+                raise
+            click.echo(f"error: cannot use {str(exc.filename)!r}: {exc.strerror}", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 

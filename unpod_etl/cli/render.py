@@ -22,6 +22,7 @@ SUMMARY_COLUMNS = (
     "deleted",
     "restored",
     "reassigned",
+    "shifts",
 )
 
 
@@ -60,6 +61,7 @@ def run_summary(result: RunResult) -> str:
             "deleted": a.deleted,
             "restored": a.restored,
             "reassigned": a.reassigned,
+            "shifts": a.shifts,
         }
         for a in result.agents
     ]
@@ -84,6 +86,7 @@ def run_summary(result: RunResult) -> str:
         for a in result.agents
         if a.duplicate_listing
     ]
+    errors += [f"  {a.handle}: {warning}" for a in result.agents for warning in a.warnings]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
     body = table(rows, SUMMARY_COLUMNS)
@@ -117,6 +120,10 @@ AGENT_COLUMNS = (
     "reassigned",
     "call_conflicts",
     "duplicate_listing",
+    "deleted",
+    "restored",
+    "shifts",
+    "walk_complete",
     "error",
 )
 

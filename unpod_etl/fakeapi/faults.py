@@ -8,6 +8,8 @@ server does, and a log of the faults that fired so a test can check they happene
 A rule matches a request by route, agent handle, page number and page size; `after` skips
 the first matching requests, `every` fires on every Nth of the rest and `times` bounds how
 often it fires. The first rule (in injection order) that is due answers the request.
+Besides failures, reshape.py's kinds make a good page differ: a server that ignores
+page_size, miscounts, repeats a page, shifts the list mid-walk, or shapes values otherwise.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from unpod_etl.fakeapi.replies import (
     json_reply,
     token_refusal,
 )
+from unpod_etl.fakeapi.reshape import ENVELOPE_KINDS, PAGING_KINDS, reshape
 
 # Each kind of fault and the parameters it takes (see fault_reply for their meaning).
 KINDS: dict[str, frozenset[str]] = {
@@ -45,6 +48,9 @@ KINDS: dict[str, frozenset[str]] = {
     "206": frozenset({"variant"}),
     "401": frozenset({"variant", "revoke"}),  # variant: expired (default), invalid, not_provided
     "403": frozenset({"revoke"}),  # the published docs' {"message": "Token has expired."}
+    # A server that pages or shapes values differently (reshape.py); tasks route only.
+    **PAGING_KINDS,
+    **ENVELOPE_KINDS,
 }
 ROUTES = ("any", "agents", "tasks", "schema")
 SERVER_ERRORS = (500, 502, 503, 504)
@@ -88,6 +94,9 @@ class Fault:
         variant = self.params.get("variant", "expired")
         if self.kind == "401" and (variant == "expired_403" or variant not in TOKEN_REFUSALS):
             raise ValueError("a 401 fault takes variant expired, invalid or not_provided")
+        reshaping = self.kind in PAGING_KINDS or self.kind in ENVELOPE_KINDS
+        if reshaping and self.route != "tasks":
+            raise ValueError(f"fault {self.kind!r} applies to the tasks route only")
         if self.kind == "5xx" and self.params.get("status", 500) not in SERVER_ERRORS:
             raise ValueError(f"a 5xx fault takes status in {SERVER_ERRORS}")
         if self.every is not None and self.every < 1 or self.times is not None and self.times < 0:
@@ -199,6 +208,8 @@ def fault_reply(access: AccessControl, fault: Fault, normal: Callable[[], Reply]
         reply.cut_at = _cut_point(len(reply.body), params.get("keep", 0.5))
     elif kind == "truncated":
         reply.body = reply.body[: _cut_point(len(reply.body), params.get("keep", 0.5))]
+    elif kind in ENVELOPE_KINDS:
+        reply.body = _edit_envelope(reply.body, lambda env: reshape(env, fault))
     elif kind == "wrong_shape":
         reply.body = _edit_envelope(reply.body, lambda env: _set_data(env, params))
     else:  # missing_task_id

@@ -25,6 +25,7 @@ from unpod_etl.fakeapi.replies import (
     json_reply,
     token_refusal,
 )
+from unpod_etl.fakeapi.reshape import PAGING_KINDS, served_page
 
 if TYPE_CHECKING:
     from unpod_etl.fakeapi.state import FakeUnpod
@@ -140,6 +141,10 @@ def _tasks(fake: FakeUnpod, handle: str, query: Mapping[str, str]) -> Reply:
         return json_reply(404, {"message": "Agent not found"})
     page, page_size = _positive(query.get("page"), 1), _positive(query.get("page_size"), 20)
     fault = fake.faults.take("tasks", handle, page, page_size)
+    if fault is not None and fault.kind in PAGING_KINDS:
+        if page is not None and page_size is not None:  # bad values still get the HTML 500
+            page, page_size = served_page(fake, fault, handle, page, page_size)
+        return _task_page(fake, handle, page, page_size)
     return _answer(fake, fault, lambda: _task_page(fake, handle, page, page_size))
 
 

@@ -5,6 +5,9 @@ record (`id` + `startedAt`/`messages`/...), or shows that a call happened (a tra
 or end time, a recording) while `call_id` is still "" - the dispatcher writes "" and the post-call
 job may never fill it. Such calls get call_id = task_id and call_id_synthetic = True, so their
 transcript still has a key.
+
+`post_call_data` may arrive as the object encoded in a JSON string (as `structured_data` inside
+it sometimes does): it is decoded the same way before its flat columns are read.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from unpod_etl.normalize.coerce import as_mapping, clean_json, to_bool, to_float, to_text
 from unpod_etl.normalize.records import RejectedRecord
-from unpod_etl.normalize.times import parse_row_time
+from unpod_etl.normalize.times import parse_row_time, read_time
 from unpod_etl.normalize.transcript import has_transcript, transcript_lines
 
 CALL_ID_MAX, SHORT_MAX, LABEL_MAX = 255, 64, 255
@@ -80,9 +83,12 @@ def _has_call_evidence(output: Mapping[str, Any]) -> bool:
 
 
 def normalize_call(
-    output: Any, *, task_id: str, agent_handle: str
+    output: Any, *, task_id: str, agent_handle: str, unreadable: list[str] | None = None
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(calls row, transcript_lines rows) of a task output; (None, []) when it has no call."""
+    """(calls row, transcript_lines rows) of a task output; (None, []) when it has no call.
+
+    `unreadable` learns the fields ("output.start_time", ...) whose time could not be read.
+    """
     if not isinstance(output, Mapping) or not output:
         return None, []
     flat_source: Mapping[str, Any] | None = None
@@ -98,8 +104,11 @@ def normalize_call(
     if len(call_id) > CALL_ID_MAX:
         raise RejectedRecord(f"call_id longer than {CALL_ID_MAX} characters", task_id=task_id)
 
-    lines = transcript_lines(output.get("transcript"), call_id=call_id, task_id=task_id)
-    start, end = parse_row_time(output.get("start_time")), parse_row_time(output.get("end_time"))
+    lines = transcript_lines(
+        output.get("transcript"), call_id=call_id, task_id=task_id, unreadable=unreadable
+    )
+    start = read_time(output.get("start_time"), "output.start_time", unreadable)
+    end = read_time(output.get("end_time"), "output.end_time", unreadable)
     duration = to_float(output.get("duration"))
     if duration is None and start is not None and end is not None and end >= start:
         duration = (end - start).total_seconds()
@@ -107,6 +116,8 @@ def normalize_call(
     if cost is None:
         cost = to_float(as_mapping(output.get("metadata")).get("cost"))
     post_call_data = output.get("post_call_data")
+    if isinstance(post_call_data, str):
+        post_call_data = _structured_data(post_call_data)
     if flat_source is None or isinstance(post_call_data, Mapping):
         flat_source = as_mapping(post_call_data)
 

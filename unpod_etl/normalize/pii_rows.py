@@ -10,6 +10,7 @@ phone matcher would take for a number, and ids must stay joinable.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from unpod_etl.normalize import fingerprints
@@ -148,7 +149,7 @@ def apply_policy(item: NormalizedTask, policy: PiiPolicy) -> NormalizedTask:
         else line
         for line in item.lines
     ]
-    return NormalizedTask(task=new_task, call=new_call, lines=lines)
+    return replace(item, task=new_task, call=new_call, lines=lines)
 
 
 def _flat(row: dict[str, Any], columns: Mapping[str, str], policy: PiiPolicy) -> None:

@@ -23,8 +23,11 @@ class NormalizedTask:
            last_sync_run_id (the loader owns those).
     call:  a schema.calls row, or None when the task has no call.
     lines: schema.transcript_lines rows of that call, seq from 0 (empty without a call).
+    unreadable_times: the fields whose time was there but could not be read (stored NULL,
+           the raw value in `document`), one entry per occurrence, for the pipeline to count.
     """
 
     task: dict[str, Any]
     call: dict[str, Any] | None = None
     lines: list[dict[str, Any]] = field(default_factory=list)
+    unreadable_times: tuple[str, ...] = ()

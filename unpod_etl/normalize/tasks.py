@@ -17,7 +17,7 @@ from unpod_etl.normalize.pii import PiiPolicy
 from unpod_etl.normalize.pii_rows import apply_policy
 from unpod_etl.normalize.records import NormalizedTask, RejectedRecord
 from unpod_etl.normalize.secrets import stored_document
-from unpod_etl.normalize.times import parse_row_time
+from unpod_etl.normalize.times import parse_row_time, read_time
 
 TASK_ID_MAX, HANDLE_MAX, ID_MAX, SHORT_MAX = 64, 255, 255, 64
 
@@ -91,7 +91,10 @@ def _normalize(
     input_map, output_map = as_mapping(raw_input), as_mapping(raw_output)
     user_info = as_mapping(doc.get("user_info"))
 
-    call, lines = normalize_call(raw_output, task_id=task_id, agent_handle=agent_handle)
+    bad: list[str] = []  # fields whose time could not be read (never a silent NULL)
+    call, lines = normalize_call(
+        raw_output, task_id=task_id, agent_handle=agent_handle, unreadable=bad
+    )
     task = {
         "task_id": task_id,
         "agent_handle": agent_handle,
@@ -106,10 +109,10 @@ def _normalize(
         "user_org_id": to_text(doc.get("user_org_id"), ID_MAX),
         "collection_ref": to_text(doc.get("collection_ref"), ID_MAX),
         "provider": to_text(doc.get("provider"), SHORT_MAX),
-        "last_status_change": parse_row_time(doc.get("last_status_change")),
-        "created_at": parse_row_time(doc.get("created")),
-        "modified_at": parse_row_time(doc.get("modified")),
-        "scheduled_at": _scheduled_at(doc.get("scheduled_timestamp"), output_map),
+        "last_status_change": read_time(doc.get("last_status_change"), "last_status_change", bad),
+        "created_at": read_time(doc.get("created"), "created", bad),
+        "modified_at": read_time(doc.get("modified"), "modified", bad),
+        "scheduled_at": _scheduled_at(doc.get("scheduled_timestamp"), output_map, bad),
         "retry_attempt": to_int(doc.get("retry_attempt")),
         "failure_count": to_int(doc.get("failure_count")),
         "last_failure_reason": to_text(doc.get("last_failure_reason")),
@@ -131,7 +134,7 @@ def _normalize(
         "fingerprint": fingerprints.fingerprint_stored(document),
         "raw_fingerprint": raw_fingerprint or fingerprints.raw_fingerprint(doc),
     }
-    return NormalizedTask(task=task, call=call, lines=lines)
+    return NormalizedTask(task=task, call=call, lines=lines, unreadable_times=tuple(bad))
 
 
 # The post-call flow's placeholder: `completed`, but the call's output is still to come.
@@ -171,9 +174,9 @@ def _doc_id(value: Any) -> str | None:
     return to_text(value, TASK_ID_MAX)
 
 
-def _scheduled_at(timestamp: Any, output: Mapping[str, Any]) -> Any:
+def _scheduled_at(timestamp: Any, output: Mapping[str, Any], bad: list[str]) -> Any:
     """scheduled_timestamp; for a scheduled follow-up without one, output.scheduled_time."""
-    scheduled = parse_row_time(timestamp)
+    scheduled = read_time(timestamp, "scheduled_timestamp", bad)
     if scheduled is None and timestamp is None:
         scheduled = parse_row_time(output.get("scheduled_time"))
     return scheduled

@@ -2,7 +2,8 @@
 
 Normal: a list of messages {role, content, timestamp?, user_id?, participant?}. Legacy: one string
 "AI: Hello\\nUser: Hi", one message per line with a speaker prefix. Provider-shaped (Vapi-like)
-records use `message` for the text and `time` in epoch milliseconds.
+records use `message` for the text and `time` in epoch milliseconds. An item that is a bare
+number (or another scalar) is a line with its text and no speaker: it never vanishes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from unpod_etl.normalize.coerce import to_float, to_text
-from unpod_etl.normalize.times import parse_row_time
+from unpod_etl.normalize.coerce import to_text
+from unpod_etl.normalize.times import read_time
 
 _ROLE_ALIASES = {
     "assistant": "assistant",
@@ -29,8 +30,6 @@ _ROLE_ALIASES = {
 # "Speaker: text" at the start of a legacy line; only known speakers count as a new message,
 # so a line such as "Note: ..." continues the previous message.
 _PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z _-]{0,20}?)\s*:\s?(.*)$", re.DOTALL)
-# Epoch values above this are milliseconds (1e11 s is the year 5138).
-_MILLIS_THRESHOLD = 1e11
 
 ROLE_MAX, USER_ID_MAX = 64, 255
 
@@ -44,9 +43,14 @@ def normalize_role(raw: Any) -> str | None:
     return _ROLE_ALIASES.get(key, key)[:ROLE_MAX]
 
 
-def transcript_lines(transcript: Any, *, call_id: str, task_id: str) -> list[dict[str, Any]]:
-    """schema.transcript_lines rows for one call, seq from 0; unusable items are skipped."""
-    messages = _messages(transcript)
+def transcript_lines(
+    transcript: Any, *, call_id: str, task_id: str, unreadable: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """schema.transcript_lines rows for one call, seq from 0; null items are skipped.
+
+    `unreadable` learns "transcript.timestamp" once per message whose time could not be read.
+    """
+    messages = _messages(transcript, unreadable)
     return [
         {
             "call_id": call_id,
@@ -64,13 +68,13 @@ def transcript_lines(transcript: Any, *, call_id: str, task_id: str) -> list[dic
 
 def has_transcript(transcript: Any) -> bool:
     """True when the transcript holds at least one message (call evidence)."""
-    return bool(_messages(transcript))
+    return bool(_messages(transcript, None))
 
 
 _Message = tuple[Any, Any, Any, Any]  # raw_role, content, spoken_at, user_id
 
 
-def _messages(transcript: Any) -> list[_Message]:
+def _messages(transcript: Any, unreadable: list[str] | None) -> list[_Message]:
     if isinstance(transcript, str):
         stripped = transcript.strip()
         if stripped.startswith("["):  # a JSON-encoded list of messages
@@ -79,30 +83,30 @@ def _messages(transcript: Any) -> list[_Message]:
             except (ValueError, RecursionError):
                 decoded = None
             if isinstance(decoded, list):
-                return _from_list(decoded)
+                return _from_list(decoded, unreadable)
         return _from_text(transcript)
     if isinstance(transcript, list | tuple):
-        return _from_list(transcript)
+        return _from_list(transcript, unreadable)
     return []
 
 
-def _from_list(items: list[Any] | tuple[Any, ...]) -> list[_Message]:
+def _from_list(items: list[Any] | tuple[Any, ...], unreadable: list[str] | None) -> list[_Message]:
     messages: list[_Message] = []
     for item in items:
         if isinstance(item, Mapping):
-            messages.append(_from_dict(item))
-        elif isinstance(item, str):  # a bare string is content without a speaker
+            messages.append(_from_dict(item, unreadable))
+        elif item is not None:
+            # A bare string, number or boolean (or a nested list, as JSON text) is content
+            # without a speaker: kept as a line, never dropped. Only null carries nothing.
             messages.append((None, item, None, None))
-        # numbers, nulls and nested lists carry no message: skipped
     return messages
 
 
-def _from_dict(item: Mapping[str, Any]) -> _Message:
+def _from_dict(item: Mapping[str, Any], unreadable: list[str] | None) -> _Message:
     content = _first_present(item, "content", "message", "text")
-    if "timestamp" in item:
-        spoken_at = parse_row_time(item["timestamp"])
-    else:
-        spoken_at = _provider_time(item.get("time"))
+    # `time` is the provider shape's epoch milliseconds: read by magnitude like any epoch.
+    key = "timestamp" if "timestamp" in item else "time"
+    spoken_at = read_time(item.get(key), f"transcript.{key}", unreadable)
     return (item.get("role"), content, spoken_at, item.get("user_id"))
 
 
@@ -111,13 +115,6 @@ def _first_present(item: Mapping[str, Any], *keys: str) -> Any:
         if item.get(key) is not None:
             return item[key]
     return None
-
-
-def _provider_time(value: Any) -> Any:
-    number = to_float(value)
-    if number is not None and abs(number) > _MILLIS_THRESHOLD:
-        return parse_row_time(number / 1000)
-    return parse_row_time(value)
 
 
 def _from_text(text: str) -> list[_Message]:

@@ -88,17 +88,28 @@ class AgentSync:
                 )
             if res.erased:
                 log.info("agent %s: %d tasks of erased contacts skipped", handle, res.erased)
-            if self.walk.complete:  # only a complete walk stands for the whole list
-                self.db(self._settle_deletions)
+            self._read_walk()
+            self.db(self._settle_deletions)  # a no-op unless the walk was complete
         except AbortError:
             res.outcome, res.error = AgentOutcome.FAILED, "run aborted"
+            self._read_walk()
             self._record_end()
             raise
         except EtlError as exc:
             res.outcome, res.error = AgentOutcome.FAILED, str(exc)
             log.error("agent %s failed: %s", handle, exc)
+            self._read_walk()
         self._record_end()
         return res
+
+    def _read_walk(self) -> None:
+        """What the walk learned about itself, onto the result (source/walk.py)."""
+        res, walk = self.result, self.walk
+        res.shifts, res.count_mismatch = walk.shifts, walk.count_mismatch
+        res.walk_complete = res.outcome is AgentOutcome.OK and walk.complete
+        res.warnings.extend(walk.problems())
+        for name, n in sorted(res.unreadable_times.items()):
+            res.warnings.append(f"{n} unreadable {name} value(s) stored as NULL")
 
     def _start(self, conn: Connection) -> tuple[Markers, set[str]]:
         """One transaction: the agent's run row, then the stored state pages are compared with."""
@@ -109,7 +120,12 @@ class AgentSync:
     def _settle_deletions(self, conn: Connection) -> None:
         res = self.result
         done = deletions.settle_agent(
-            conn, res.handle, self.seen_ids, utcnow(), self.max_delete_fraction
+            conn,
+            res.handle,
+            self.seen_ids,
+            utcnow(),
+            self.max_delete_fraction,
+            walk_complete=bool(res.walk_complete),
         )
         res.deleted, res.restored, res.deletes_held = done.deleted, done.restored, done.held_back
         now = utcnow()
@@ -129,12 +145,31 @@ class AgentSync:
 
     def _record_end(self) -> None:
         res = self.result
-        values = {**res.counters(), "outcome": res.outcome, "error": res.error}
+        values = {
+            **res.counters(),
+            "walk_complete": res.walk_complete,
+            "count_mismatch": res.count_mismatch,
+            "outcome": res.outcome,
+            "error": res.error,
+        }
         self.db(
             lambda c: load.update_agent(
                 c, self.run_id, res.handle, {**values, "finished_at": utcnow()}
             )
         )
+
+    def _count_unreadable(self, fields: tuple[str, ...]) -> None:
+        """Count times stored NULL because unreadable; log once per agent and field."""
+        counts = self.result.unreadable_times
+        for name in fields:
+            if name not in counts:
+                log.warning(
+                    "agent %s: a %s value could not be read as a time; stored NULL (the raw "
+                    "value stays in document); further ones are counted in the summary",
+                    self.result.handle,
+                    name,
+                )
+            counts[name] = counts.get(name, 0) + 1
 
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
         res = self.result
@@ -164,6 +199,8 @@ class AgentSync:
                         "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
                     )
                     continue
+                if item.unreadable_times:
+                    self._count_unreadable(item.unreadable_times)
                 tid = item.task["task_id"]
                 decision = decide(raw, stored.get(tid), tid in rejected, item.task)
                 writes.add(decision, item)

@@ -38,6 +38,11 @@ class AgentResult:
     call_conflicts: int = 0  # tasks kept aside: their call_id is another task's call
     duplicate_listing: int = 0  # listed tasks another agent owns (pipeline/ownership.py)
     erased: int = 0  # tasks of a contact `forget` erased: skipped, never written
+    shifts: int = 0  # times the live list shifted under the walk (source/paging.py)
+    walk_complete: bool | None = None  # the walk stands for the whole list (None: no walk)
+    count_mismatch: bool = False  # distinct tasks seen and the server's count disagree
+    unreadable_times: dict[str, int] = field(default_factory=dict)  # field -> values nulled
+    warnings: list[str] = field(default_factory=list)  # for the summary, besides `error`
     error: str | None = None
 
     def count(self, action: Action) -> None:
@@ -62,6 +67,10 @@ class AgentResult:
             "reassigned": self.reassigned,
             "call_conflicts": self.call_conflicts,
             "duplicate_listing": self.duplicate_listing,
+            "deleted": self.deleted,
+            "restored": self.restored,
+            "deletes_held": self.deletes_held,
+            "shifts": self.shifts,
         }
 
 

@@ -9,11 +9,12 @@ UTC by default, so "0 2 * * *" means 02:00 UTC.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from unpod_etl.core.errors import ConfigError
 
@@ -28,14 +29,42 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Standard (Vixie/POSIX) cron: numbers, `*`, lists, ranges and steps, plus month and
+# weekday names. croniter also takes a sixth (seconds) and seventh (year) field, `L`, `W`,
+# `#`, `?` and `@daily`: accepted, `* * * * * *` would start a sync every second, and other
+# cron tools read the rest differently, so an expression copied to crontab could change.
+_FIELD = re.compile(r"[0-9*,/-]+")
+_NAMES = {
+    3: re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec", re.IGNORECASE),
+    4: re.compile(r"sun|mon|tue|wed|thu|fri|sat", re.IGNORECASE),
+}
+_EXPECTED = "expected five fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * *'"
+
+
 def parse_cron(cron: str) -> str:
-    """The expression, stripped, or ConfigError saying what a valid one looks like."""
-    expr = " ".join(cron.split())
-    if not expr or not croniter.is_valid(expr):
+    """The expression, stripped, or ConfigError (one line) saying what is wrong with it."""
+    fields = cron.split()
+    expr = " ".join(fields)
+    if len(fields) != 5:
+        raise ConfigError(f"invalid cron expression {cron!r}: {len(fields)} field(s), {_EXPECTED}")
+    for index, field in enumerate(fields):
+        names = _NAMES.get(index)
+        plain = names.sub("0", field) if names else field
+        if not _FIELD.fullmatch(plain):
+            raise ConfigError(
+                f"invalid cron expression {cron!r}: {field!r} is not a standard cron field "
+                "(numbers, '*', ',', '-', '/', month and weekday names), e.g. '0 2 * * *'"
+            )
+    if not croniter.is_valid(expr):
         raise ConfigError(
-            f"invalid cron expression {cron!r}: expected five fields "
-            "'minute hour day-of-month month day-of-week', e.g. '0 2 * * *'"
+            f"invalid cron expression {cron!r}: a value is out of range or a range is "
+            "malformed (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7), "
+            "e.g. '0 2 * * *'"
         )
+    try:
+        next_slot(expr, utcnow())
+    except CroniterBadDateError:  # e.g. '0 2 30 2 *': February has no 30th
+        raise ConfigError(f"cron expression {cron!r} never fires (no such date)") from None
     return expr
 
 

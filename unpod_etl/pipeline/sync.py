@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.handles import check_handle
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
@@ -74,6 +75,9 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        # Decided here, before any request or write: a bad handle is a typo, not an agent.
+        for handle in self.agents:
+            check_handle(handle)
         scheme = canonical_scheme(self.auth_scheme)
         if scheme is None:
             raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
@@ -106,6 +110,9 @@ class SyncRunner:
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
         self.engine = engine or make_engine(config.database_url, pool_size=pool)
+        # After the URLs' checks, before any request or write: the server would answer 400.
+        if not config.org and not config.agents:
+            raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
         self.on_page: ProgressHook | None = None
         self._hook_lock = threading.Lock()
         self._aborting = threading.Event()
@@ -190,7 +197,8 @@ class SyncRunner:
             named = list(dict.fromkeys(self.config.agents))
             self.owners = TaskOwners(named)  # all shards: an assignee elsewhere still owns
             handles = [h for h in named if shard_of(h, n) == k]
-            self._db(lambda c: load.touch_agents(c, handles, now))
+            # Their `agents` rows appear with their first page (_progress): a handle the API
+            # answers 404 for must leave no row behind.
             for other in (h for h in named if shard_of(h, n) != k):
                 why = f"in shard {shard_of(other, n)}/{n}, not this run's shard {k}/{n}"
                 log.warning("agent %s is %s; skipped", other, why)
@@ -251,6 +259,8 @@ class SyncRunner:
         return AgentResult(handle, AgentOutcome.SKIPPED, error=why)
 
     def _progress(self, res: AgentResult, page: Any) -> None:
+        if self.config.agents and res.pages == 1:  # the API knows this named agent
+            self._db(lambda c: load.touch_agents(c, [res.handle], utcnow()))
         if self.on_page:
             with self._hook_lock:  # hooks draw on one terminal
                 self.on_page(res, page)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
+from unpod_etl.core.handles import check_handle
 from unpod_etl.core.health import Finding
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
@@ -45,6 +46,10 @@ class VerifyConfig:
     agents: tuple[str, ...] = ()  # empty: every listed agent, and every stored one
     page_size: int = 100
     auth_scheme: str = DEFAULT_AUTH_SCHEME
+
+    def __post_init__(self) -> None:
+        for handle in self.agents:  # as a sync's: a bad handle is exit 2 before any request
+            check_handle(handle)
 
 
 @dataclass

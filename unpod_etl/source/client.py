@@ -8,6 +8,7 @@ walked with offset paging and deduplicated, and transient failures are retried.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ import urllib3
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME, refusal_message
-from unpod_etl.source.rawjson import TaskDoc, decode_json_object, decode_task_page
+from unpod_etl.source.paging import PageWalk, TaskPage
+from unpod_etl.source.rawjson import decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
 from unpod_etl.source.stats import RequestStats
 from unpod_etl.source.walk import WalkReport
@@ -31,20 +33,6 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v2/platform"
 # Decodes a body into its JSON object (None when it is not one).
 Decoder = Callable[[bytes], dict[str, Any] | None]
-# A walk may take a few extra pages (tasks created mid-walk shift older ones down),
-# but a server that keeps answering full pages must not keep us forever.
-EXTRA_PAGES_ALLOWED = 5
-
-
-@dataclass
-class TaskPage:
-    """One page of an agent's tasks, already deduplicated against earlier pages."""
-
-    number: int
-    page_size: int
-    count: int  # the server's total for the agent
-    tasks: list[TaskDoc]
-    raw_size: int  # documents on the page before deduplication
 
 
 @dataclass
@@ -67,14 +55,30 @@ class UnpodClient:
             raise ConfigError(
                 f"API URL must be http(s)://host[:port], got {mask_url(self.base_url)!r}"
             )
+        # A token read from a file keeps its newline; no token has surrounding blanks.
+        self.token = self.token.strip()
         if not self.token:
             raise ConfigError("no API token: set UNPOD_API_TOKEN or pass --token")
+        # requests would fail on every request (and we would retry it as transient): say so
+        # now. The message never quotes the token, not even in part.
+        if _BAD_HEADER_CHARS.search(self.token):
+            raise ConfigError(
+                "the API token holds characters an HTTP header cannot carry "
+                "(control characters, a line break or non-Latin-1 letters): check UNPOD_API_TOKEN"
+            )
+        self.org = self.org.strip()
+        if _BAD_HEADER_CHARS.search(self.org):
+            raise ConfigError(
+                f"the org handle {self.org!r} holds characters an HTTP header cannot carry"
+            )
         self.base_url = self.base_url.rstrip("/")
 
     # -- public API -------------------------------------------------------------------------
 
     def list_agents(self) -> list[dict[str, Any]]:
         """Published agents of the org (`GET /agents/`, no paging)."""
+        if not self.org:  # the server answers 400 without it: no need to ask
+            raise ConfigError("no org handle: set UNPOD_ORG_HANDLE or pass --org")
         body = self._get_envelope(f"{API_PREFIX}/agents/", {}, what="the agent list")
         data = body.get("data")
         if not isinstance(data, list):
@@ -86,52 +90,25 @@ class UnpodClient:
     ) -> Iterator[TaskPage]:
         """Walk an agent's tasks newest first, yielding pages of not-yet-seen tasks.
 
-        Stops on an empty or short page, once `count` distinct tasks were seen, or after a
-        bounded number of pages past what `count` announced. A page that keeps failing with
-        5xx or a timeout is asked again with half the page size: the server has no index for
-        this query and large pages time out. `walk`, when given, learns how the walk ended.
+        The rules (source/paging.py): until an empty page or one shorter than the server's
+        full page, bounded by `count`; repeated pages fail the agent, shifts of the live list
+        are re-read, a `count` that disagrees with the tasks seen is flagged. A page that
+        keeps failing with 5xx or a timeout is asked again with half the page size: the server
+        has no index for this query and large pages time out. `walk`, when given, learns how
+        the walk ended.
         """
         walk = walk if walk is not None else WalkReport()
         if page_size < 1:
             raise ConfigError("page size must be at least 1")
         path = f"{API_PREFIX}/agents/{quote(handle, safe='')}/tasks/"
-        seen: set[str] = set()
-        size, offset, most = page_size, 0, 0
-        while True:
-            number = offset // size + 1
+
+        def fetch(number: int, size: int) -> dict[str, Any]:
             what = f"agent {handle!r} page {number}"
             params = {"page": number, "page_size": size}
-            try:
-                body = self._get_envelope(path, params, what=what, decode=decode_task_page)
-            except TransientHttpError as exc:
-                if not exc.shrinkable or size <= self.min_page_size:
-                    raise
-                size = max(self.min_page_size, size // 2)
-                log.warning("%s kept failing; asking again with page_size %d", what, size)
-                continue  # offset is kept: the smaller page starts at or before it
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise ApiError(f"{what}: `data` is not a list")
-            count = _as_count(body.get("count"), len(data))
-            most = max(most, count)  # the list is live and may grow during the walk
-            walk.api_count = most
-            fresh = []
-            for doc in data:
-                if doc.task_id is not None:
-                    if doc.task_id in seen:
-                        continue
-                    seen.add(doc.task_id)
-                fresh.append(doc)
-            yield TaskPage(number, size, count, fresh, len(data))
-            if len(data) < size or len(seen) >= count:
-                walk.ended_by = "short page" if len(data) < size else "count reached"
-                walk.complete = True
-                return
-            offset = number * size
-            if offset >= most + EXTRA_PAGES_ALLOWED * size:
-                log.warning("%s: stopping, past the %d tasks the server announced", what, most)
-                walk.ended_by = "past the announced count"
-                return
+            return self._get_envelope(path, params, what=what, decode=decode_task_page)
+
+        pager = PageWalk(fetch, f"agent {handle!r}", page_size, self.min_page_size, walk)
+        yield from pager.pages()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -139,14 +116,15 @@ class UnpodClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            # With no `auth` of its own, requests replaces our Authorization header by Basic
+            # auth from credentials in the URL (http://bob:pw@host) or from ~/.netrc, and the
+            # API refuses every page. Ours always wins; proxy credentials (HTTPS_PROXY) still
+            # go out as Proxy-Authorization, which the adapter adds apart from this.
+            session.auth = _TokenAuth(self.auth_scheme, self.token)
         return session
 
     def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"{self.auth_scheme} {self.token}",
-            "Org-Handle": self.org,
-            "Accept": "application/json",
-        }
+        return {"Org-Handle": self.org, "Accept": "application/json"}
 
     def _get_envelope(
         self, path: str, params: dict[str, Any], what: str, decode: Decoder = decode_json_object
@@ -202,6 +180,26 @@ class UnpodClient:
         return body
 
 
+# What an HTTP field value cannot hold (RFC 9110 5.5): control characters but HTAB, and
+# anything past Latin-1, which http.client cannot encode.
+_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    """`Authorization: Token <t>` (or JWT/Bearer), set as requests' auth so nothing else can
+    replace it."""
+
+    def __init__(self, scheme: str, token: str) -> None:
+        self._value = f"{scheme} {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:  # never the token
+        return "_TokenAuth(***)"
+
+
 def _message(body: dict[str, Any] | None) -> str:
     if body is None:
         return "no JSON body"
@@ -226,7 +224,3 @@ def _describe_network_error(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "connection failed"
     return type(exc).__name__
-
-
-def _as_count(value: Any, fallback: int) -> int:
-    return value if isinstance(value, int) and value >= 0 else fallback

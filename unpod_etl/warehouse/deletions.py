@@ -5,8 +5,9 @@ complete walk, it gets `deleted_at` (so a one-off glitch never deletes). A task 
 gets both cleared (`restored` when it had been deleted). Rows are kept; the views leave
 deleted tasks out. The guard: when a run would newly delete more than `max_fraction` of the
 agent's live stored tasks, it deletes none of them (an API answering `count: 0, data: []`
-must not empty the warehouse). Only the pipeline decides that a walk was complete; this
-module takes a connection and never commits.
+must not empty the warehouse). Only a complete walk counts (source/walk.py: it reached the
+end of the list, its tasks agree with `count`, no shift left unresolved): `settle_agent`
+does nothing for any other. This module takes a connection and never commits.
 """
 
 from __future__ import annotations
@@ -38,8 +39,15 @@ def settle_agent(
     seen: set[str],
     now: datetime,
     max_fraction: float,
+    walk_complete: bool,
 ) -> DeletionOutcome:
-    """Apply one complete walk's absences and returns to the agent's stored tasks."""
+    """Apply one complete walk's absences and returns to the agent's stored tasks.
+
+    An incomplete walk (a shift left unresolved, a count that disagrees, a walk cut short)
+    may have missed tasks that are still there: it neither marks nor clears anything.
+    """
+    if not walk_complete:
+        return DeletionOutcome()
     rows = conn.execute(
         select(tasks.c.task_id, tasks.c.missing_since, tasks.c.deleted_at).where(
             tasks.c.agent_handle == agent_handle

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 from unpod_etl.warehouse.column_types import JsonDoc, RunId, UtcTime
@@ -186,6 +188,13 @@ sync_agent_results = Table(
     Column("tasks_failed", Integer, nullable=False, default=0),
     # Tasks this agent listed that another agent owns (pipeline/ownership.py): not written.
     Column("duplicate_listing", Integer, nullable=False, default=0, server_default="0"),
+    # The walk (0011): complete means it may stand for the agent's whole list (deletions).
+    Column("walk_complete", Boolean),  # null: no walk (skipped) or a row older than 0011
+    Column("count_mismatch", Boolean, nullable=False, default=False, server_default=false()),
+    Column("shifts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("deleted", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("restored", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("deletes_held", Integer, nullable=False, default=0, server_default=text("0")),
     Column("error", Text),
     # Migration 0008: tasks that moved here from another agent; tasks kept aside because
     # their call_id is another task's call.
