@@ -70,7 +70,13 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "schema",
         "lock_timeout",
         "connect_timeout",
+        "pii",
+        "pii_key",
+        "pii_region",
+        "rewrite_pii",
     ]
+    assert fields["pii"] == "keep" and fields["pii_key"] == "" and fields["pii_region"] == "US"
+    assert fields["rewrite_pii"] is False
     assert fields["agents"] == () and fields["page_size"] == 100
     assert fields["max_delete_fraction"] == 0.2 and fields["auth_scheme"] == "Token"
     assert fields["schema"] == "public"

@@ -16,6 +16,7 @@ from unpod_etl.cli.options import (
     db_timeout_options,
     handle_errors,
     monitor_options,
+    pii_options,
     schema_option,
     sync_options,
 )
@@ -40,6 +41,11 @@ LAZY_COMMANDS = {
     "db": (
         "unpod_etl.cli.db_commands:db_group",
         "Schema migrations: upgrade, current, history, downgrade.",
+    ),
+    "forget": (
+        "unpod_etl.cli.forget:forget_command",
+        "Delete every task, call and transcript line of one contact and record the erasure "
+        "(its hash only), so later syncs skip that person's tasks.",
     ),
     "check": (
         "unpod_etl.cli.check:check_command",
@@ -78,6 +84,7 @@ def main(verbose: bool, log_format: str) -> None:
 @db_timeout_options
 @sync_options
 @monitor_options
+@pii_options
 @handle_errors
 def sync(
     api_url: str,

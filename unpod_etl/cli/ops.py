@@ -24,6 +24,7 @@ from unpod_etl.cli.options import (
     db_timeout_options,
     handle_errors,
     monitor_options,
+    pii_options,
     schema_option,
     sync_options,
 )
@@ -83,6 +84,7 @@ def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> It
 @db_timeout_options
 @sync_options
 @monitor_options
+@pii_options
 @handle_errors
 def schedule_command(
     cron: str,

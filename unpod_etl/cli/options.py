@@ -253,3 +253,34 @@ schema_option = click.option(
     show_default=True,
     help="PostgreSQL schema of the warehouse, created if missing [UNPOD_ETL_SCHEMA].",
 )
+
+
+def pii_options(fn: F) -> F:
+    """--pii and friends (normalize/pii.py); keyword names match SyncConfig's fields."""
+    fn = click.option(
+        "--rewrite-pii",
+        is_flag=True,
+        help="When --pii differs from the mode the warehouse was written in, re-process "
+        "every stored row from its stored document first (no API calls). keep->hash, "
+        "keep->redact and hash->redact only.",
+    )(fn)
+    fn = click.option(
+        "--pii-region",
+        envvar="UNPOD_ETL_PII_REGION",
+        default="US",
+        show_default=True,
+        metavar="CC",
+        help="Region (ISO 3166 code) a phone number without a leading + is read in "
+        "[UNPOD_ETL_PII_REGION].",
+    )(fn)
+    fn = click.option(
+        "--pii",
+        type=click.Choice(["keep", "hash", "redact"], case_sensitive=False),
+        envvar="UNPOD_ETL_PII",
+        default="keep",
+        show_default=True,
+        help="Contact numbers, e-mail addresses and names: keep as received; hash (keyed "
+        "HMAC-SHA-256 with the key in UNPOD_ETL_PII_KEY, joins still work); redact (fixed "
+        "placeholders) [UNPOD_ETL_PII].",
+    )(fn)
+    return fn

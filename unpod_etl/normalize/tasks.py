@@ -13,6 +13,8 @@ from typing import Any
 from unpod_etl.normalize import fingerprints
 from unpod_etl.normalize.calls import normalize_call
 from unpod_etl.normalize.coerce import as_mapping, to_int, to_text
+from unpod_etl.normalize.pii import PiiPolicy
+from unpod_etl.normalize.pii_rows import apply_policy
 from unpod_etl.normalize.records import NormalizedTask, RejectedRecord
 from unpod_etl.normalize.secrets import stored_document
 from unpod_etl.normalize.times import parse_row_time, read_time
@@ -21,19 +23,25 @@ TASK_ID_MAX, HANDLE_MAX, ID_MAX, SHORT_MAX = 64, 255, 255, 64
 
 
 def normalize_task(
-    doc: Mapping[str, Any], agent_handle: str, raw_fingerprint: str | None = None
+    doc: Mapping[str, Any],
+    agent_handle: str,
+    raw_fingerprint: str | None = None,
+    pii: PiiPolicy | None = None,
 ) -> NormalizedTask:
     """The tasks/calls/transcript_lines rows of one task document; RejectedRecord if unusable.
 
     `raw_fingerprint`: the sha256 of the bytes the document came in, when the caller kept them
     (rawjson.TaskDoc); else the decoded document is hashed (fingerprints.raw_fingerprint).
+    `pii`: hash or redact contact values in every row (normalize/pii.py); the fingerprint is
+    then that of the transformed document, the raw fingerprint still that of the bytes.
     """
     task_id = _task_id(doc)
     if not isinstance(agent_handle, str) or not agent_handle.strip():
         raise RejectedRecord("agent handle missing", task_id=task_id)
     try:
         handle = to_text(agent_handle, HANDLE_MAX) or agent_handle
-        return _normalize(doc, task_id, handle, raw_fingerprint)
+        item = _normalize(doc, task_id, handle, raw_fingerprint)
+        return apply_policy(item, pii) if pii is not None else item
     except RejectedRecord:
         raise
     except Exception as exc:  # a document shape nobody foresaw; never the whole sync

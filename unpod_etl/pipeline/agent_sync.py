@@ -19,6 +19,7 @@ from unpod_etl.normalize.history import ChangeKind
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken
 from unpod_etl.pipeline.ownership import TaskOwners
 from unpod_etl.pipeline.page_writes import write_page
+from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.rawjson import TaskDoc
@@ -67,6 +68,7 @@ class AgentSync:
         max_delete_fraction: float = 0.2,
         owners: TaskOwners | None = None,
         stop: StopToken | None = None,
+        pii: PiiRun | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -80,6 +82,7 @@ class AgentSync:
         self._written_at = time.monotonic()
         # The end is recorded once, by the worker or, if it is stuck in a read, by interrupt().
         self._end_lock, self._ended = threading.Lock(), False
+        self.pii = pii or PiiRun()  # --pii policy and `forget` erasures (pipeline/pii_mode.py)
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -101,6 +104,8 @@ class AgentSync:
                     handle,
                     res.duplicate_listing,
                 )
+            if res.erased:
+                log.info("agent %s: %d tasks of erased contacts skipped", handle, res.erased)
             self._read_walk()
             with self.stop.writing():
                 self.db(self._settle_deletions)  # a no-op unless the walk was complete
@@ -222,11 +227,14 @@ class AgentSync:
                 if tid is not None and not owners.owns(tid, doc.value):
                     res.duplicate_listing += 1  # its owner writes it (pipeline/ownership.py)
                     continue
+                if self.pii.is_erased(doc.value):
+                    res.erased += 1  # `forget` erased this contact: never written again
+                    continue
                 try:
-                    item = normalize_task(doc.value, res.handle, raw)
+                    item = normalize_task(doc.value, res.handle, raw, self.pii.normalize_policy)
                 except RejectedRecord as exc:
                     res.failed += 1
-                    writes.reject(doc.value, exc.reason)
+                    writes.reject(self.pii.rejected_doc(doc.value), exc.reason)
                     log.warning(
                         "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
                     )

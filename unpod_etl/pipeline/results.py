@@ -37,6 +37,7 @@ class AgentResult:
     reassigned: int = 0  # tasks that moved here from another agent (row, call and lines)
     call_conflicts: int = 0  # tasks kept aside: their call_id is another task's call
     duplicate_listing: int = 0  # listed tasks another agent owns (pipeline/ownership.py)
+    erased: int = 0  # tasks of a contact `forget` erased: skipped, never written
     shifts: int = 0  # times the live list shifted under the walk (source/paging.py)
     walk_complete: bool | None = None  # the walk stands for the whole list (None: no walk)
     count_mismatch: bool = False  # distinct tasks seen and the server's count disagree

@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -27,9 +27,11 @@ from unpod_etl.core.handles import check_handle
 from unpod_etl.core.outcomes import AgentOutcome, RunOutcome
 from unpod_etl.core.urls import mask_url
 from unpod_etl.normalize import RejectedRecord, normalize_agent
+from unpod_etl.normalize.pii import KEY_ENV, PiiPolicy, make_policy
 from unpod_etl.pipeline.agent_sync import AgentSync, ProgressHook
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken, run_all
 from unpod_etl.pipeline.ownership import TaskOwners
+from unpod_etl.pipeline.pii_mode import PiiRun, prepare
 from unpod_etl.pipeline.results import AgentResult, RunResult
 from unpod_etl.pipeline.run_db import RunDb
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
@@ -67,6 +69,12 @@ class SyncConfig:
     # --lock-timeout / --connect-timeout).
     lock_timeout: float | None = None
     connect_timeout: float | None = None
+    # PII controls (normalize/pii.py): keep | hash | redact; the HMAC key of hash mode comes
+    # from UNPOD_ETL_PII_KEY when not given, and is never shown (repr) nor stored.
+    pii: str = "keep"
+    pii_key: str = field(default="", repr=False)
+    pii_region: str = "US"
+    rewrite_pii: bool = False  # re-process the stored rows when the mode changes
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -84,6 +92,16 @@ class SyncConfig:
             raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
         object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
         check_schema_name(self.schema)
+        if not self.pii_key and str(self.pii).lower() == "hash":
+            object.__setattr__(self, "pii_key", os.environ.get(KEY_ENV, ""))
+        self.pii_policy()  # a bad mode, a missing key or region: ConfigError now
+
+    def pii_policy(self) -> PiiPolicy:
+        """The normalize.pii.PiiPolicy of these settings."""
+        try:
+            return make_policy(self.pii, self.pii_key, self.pii_region)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def shard_of(handle: str, shards: int) -> int:
@@ -118,6 +136,7 @@ class SyncRunner:
         self.stop = StopToken()
         self._jobs: dict[str, AgentSync] = {}  # the agents started, for an interrupted end
         self._results: dict[str, AgentResult] = {}  # every agent's result, by handle
+        self.pii = PiiRun(config.pii_policy())  # checked against the warehouse in _run
 
     def _settings(self) -> ConnectionSettings:
         base = connection_defaults()
@@ -138,6 +157,7 @@ class SyncRunner:
         scope = NamedLock(self.engine, name)
         with self._hold(scope, f"another sync holds the lock {name!r}"):
             self.db.guards = [scope]
+            self.pii = prepare(self._db, self.pii.policy, self.config.rewrite_pii)
             run_id, run_lock = self._start_run()
             name_connections(self.engine, f"run {run_id}")
             if run_lock is not None:
@@ -267,6 +287,7 @@ class SyncRunner:
                 max_delete_fraction=self.config.max_delete_fraction,
                 owners=self.owners,
                 stop=self.stop,
+                pii=self.pii,
             )
             self._jobs[handle], self._results[handle] = job, job.result
             return job.run()

@@ -239,6 +239,30 @@ task_changes = Table(
     Column("marker_after", UtcTime),
     Column("changed_parts", JsonDoc),  # list of: status, input, output, transcript, ...
 )
+# Migration 0012 (normalize/pii.py): the --pii mode the rows were written in (one row, id 1;
+# key_check tells the HMAC key apart, never holds it) and one row per `forget` (hash only).
+pii_settings = Table(
+    "pii_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("mode", String(16), nullable=False),  # keep | hash | redact
+    Column("region", String(8), nullable=False),
+    Column("key_check", String(64)),
+    Column("changed_at", UtcTime, nullable=False),
+)
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("erasure_id", RunId, primary_key=True, autoincrement=True),
+    Column("contact_hash", String(64), nullable=False, index=True),
+    Column("scheme", String(16), nullable=False),  # hmac | sha256
+    Column("kind", String(16), nullable=False),  # phone | email
+    Column("erased_at", UtcTime, nullable=False),
+    Column("tasks_deleted", Integer, nullable=False, default=0, server_default="0"),
+    Column("calls_deleted", Integer, nullable=False, default=0, server_default="0"),
+    Column("lines_deleted", Integer, nullable=False, default=0, server_default="0"),
+)
+
 Index("ix_task_changes_task_id_observed_at", task_changes.c.task_id, task_changes.c.observed_at)
 
 Index("ix_tasks_agent_status", tasks.c.agent_handle, tasks.c.status)
