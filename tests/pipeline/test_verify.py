@@ -159,3 +159,28 @@ def test_exit_codes_for_usage_and_refusals(fake, fake_server, sqlite_url, tmp_pa
         env={"UNPOD_ORG_HANDLE": None},
     )
     assert no_scope.exit_code == 2 and "--org" in no_scope.output
+
+
+def test_erased_contacts_and_a_hash_warehouse_agree(fake, fake_server, pg_url, monkeypatch):
+    from unpod_etl.pipeline.forget import forget_contact
+    from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
+
+    key = "verify-test-key-0123456789abcdef0"
+    handle = fake.published_handles()[0]
+    config = SyncConfig(
+        fake_server.url, fake.token, fake.org, pg_url, agents=(handle,), pii="hash", pii_key=key
+    )
+    assert SyncRunner(config).run().outcome == "ok"
+    monkeypatch.setenv("UNPOD_ETL_PII_KEY", key)
+    gone = next(t for t in fake.tasks(handle) if t.get("input", {}).get("email"))
+    engine = make_engine(pg_url)
+    forget_contact(engine, gone["input"]["email"], key)
+    engine.dispose()
+    fake.complete_without_marker(
+        next(t["task_id"] for t in fake.tasks(handle) if t["status"] == "pending")
+    )
+    assert SyncRunner(config).run().outcome == "ok"  # the change lands, hashed
+    result = verify(fake_server, fake, pg_url, "--agent", handle, "--json")
+    assert result.exit_code == 0, result.output
+    agent = by_agent(report(result))[handle]
+    assert agent["erased"] >= 1 and agent["missing"] == agent["different"] == 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from unpod_etl.normalize.pii import PiiPolicy
 from unpod_etl.normalize.records import RejectedRecord
 from unpod_etl.normalize.tasks import normalize_task
 
@@ -33,6 +34,7 @@ class Verdict(StrEnum):
     MISSING = "missing"  # not stored live under this agent (absent, deleted or elsewhere)
     REJECTED = "rejected"  # cannot be normalized, and kept aside in rejected_records
     UNREADABLE = "unreadable"  # cannot be normalized, and no rejection records it
+    ERASED = "erased"  # names a contact `forget` erased: the sync never writes it (agrees)
 
 
 def judge(
@@ -40,6 +42,7 @@ def judge(
     document: Any,
     raw_fingerprint: str | None,
     stored: StoredTask | None,
+    pii: PiiPolicy | None = None,
 ) -> Verdict:
     """The verdict on one API document of agent `handle`. A document that cannot be
     normalized is UNREADABLE here; the caller, who can see rejected_records, may call it
@@ -53,7 +56,7 @@ def judge(
     ):
         return Verdict.SAME  # byte for byte what the sync stored: no need to normalize
     try:
-        item = normalize_task(document, handle, raw_fingerprint)
+        item = normalize_task(document, handle, raw_fingerprint, pii)
     except RejectedRecord:
         return Verdict.UNREADABLE
     if stored is None or not live_here:
@@ -74,6 +77,7 @@ class AgentComparison:
     gone: int = 0  # stored live, absent from a complete walk
     rejected: int = 0
     unreadable: int = 0
+    erased: int = 0
     walk_complete: bool = False
     error: str | None = None  # the walk failed: nothing can be concluded
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -82,7 +86,7 @@ class AgentComparison:
         self.api_tasks += 1
         name = verdict.value
         setattr(self, name, getattr(self, name) + 1)
-        if verdict not in (Verdict.SAME, Verdict.REJECTED):
+        if verdict not in (Verdict.SAME, Verdict.REJECTED, Verdict.ERASED):
             self._example(name, task_id)
 
     def settle(self, seen: set[str], stored_live_ids: Iterable[str], walk_complete: bool) -> None:
@@ -125,6 +129,7 @@ class AgentComparison:
             "gone": self.gone,
             "rejected": self.rejected,
             "unreadable": self.unreadable,
+            "erased": self.erased,
             "walk_complete": self.walk_complete,
             "error": self.error,
             "examples": self.examples,

@@ -37,7 +37,7 @@ COUNTS_FLUSH_SECONDS = 5.0
 # AgentResult's fields that a page adds to (see _absorb).
 PAGE_FIELDS = (
     "pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed",
-    "reassigned", "call_conflicts", "duplicate_listing",
+    "reassigned", "call_conflicts", "duplicate_listing", "erased",
 )  # fmt: skip
 
 

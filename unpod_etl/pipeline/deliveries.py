@@ -30,6 +30,7 @@ class DeliveryOutcome(StrEnum):
     CALL_CONFLICT = "call_conflict"  # its call_id is another task's call: kept aside
     REJECTED = "rejected"  # unusable body, kept in rejected_records
     UNAVAILABLE = "unavailable"  # the database is down: Unpod should try again
+    ERASED = "erased"  # names a contact `forget` erased: never written again
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.normalize.pii import (
     DEFAULT_REGION,
@@ -96,5 +96,5 @@ def _forget(conn: Connection, contact: str, key: str) -> ForgetResult:
         where = rejected_records.c.rejection_id.in_(rejected)
         conn.execute(delete(rejected_records).where(where))
     scheme = "hmac" if hashed else "sha256"
-    pii_store.record_erasure(conn, next(iter(wanted)), scheme, kind, counts, datetime.now(UTC))
+    pii_store.record_erasure(conn, next(iter(wanted)), scheme, kind, counts, clock.now())
     return ForgetResult(kind, mode, scheme, *counts, len(rejected))

@@ -135,4 +135,9 @@ def run_all(
             log.warning("page writes still under way; recording the interrupted run anyway")
         on_interrupt()
         raise
+    except BaseException:
+        # An agent aborted the run: the others stop at their next write (the run refuses it),
+        # and the run's end is recorded only once none of them can still write.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     pool.shutdown()

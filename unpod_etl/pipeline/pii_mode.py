@@ -9,17 +9,19 @@ redact -> anything and a new hash key cannot be done: the clear values are gone.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from unpod_etl.core import clock
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.normalize import RejectedRecord, normalize_task
-from unpod_etl.normalize.pii import PiiMode, PiiPolicy
+from unpod_etl.normalize.pii import KEY_ENV, PiiMode, PiiPolicy, make_policy
 from unpod_etl.normalize.pii_rows import contact_tokens, names_in, scrub_json
 from unpod_etl.warehouse import load, pii_store
 from unpod_etl.warehouse.pii_store import PiiSettings
@@ -82,6 +84,25 @@ def prepare(db: DbRunner, policy: PiiPolicy, rewrite: bool) -> PiiRun:
             "--rewrite-pii: the warehouse is already in --pii %s; nothing to rewrite", stored.mode
         )
     return PiiRun(policy, db(pii_store.erasure_hashes))
+
+
+def warehouse_pii(engine: Engine) -> PiiRun:
+    """The mode the warehouse was written in, for writers that follow it (the webhook):
+    the key comes from UNPOD_ETL_PII_KEY, and must be the one the warehouse was hashed with."""
+    with engine.connect() as conn:
+        recorded = pii_store.read_settings(conn)
+        erased = pii_store.erasure_hashes(conn)
+    if recorded is None:  # never recorded: written as received
+        return PiiRun(PiiPolicy(), erased)
+    try:
+        policy = make_policy(recorded.mode, os.environ.get(KEY_ENV, ""), recorded.region)
+    except ValueError as exc:
+        raise ConfigError(f"the warehouse is in --pii {recorded.mode}: {exc}") from None
+    if settings_of(policy).key_check != recorded.key_check:
+        raise ConfigError(
+            f"{KEY_ENV} is not the key the warehouse's --pii {recorded.mode} hashes were made with"
+        )
+    return PiiRun(policy, erased)
 
 
 def _differs(stored: PiiSettings, wanted: PiiSettings) -> bool:
@@ -163,4 +184,4 @@ def _rewrite_batch(conn: Connection, batch: list[pii_store.StoredTask], policy: 
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()

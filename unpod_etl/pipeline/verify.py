@@ -19,6 +19,7 @@ from unpod_etl.core.health import Finding
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
 from unpod_etl.pipeline.agent_sync import doc_raw_fingerprint
+from unpod_etl.pipeline.pii_mode import PiiRun, warehouse_pii
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME
 from unpod_etl.source.client import UnpodClient
 from unpod_etl.source.walk import WalkReport
@@ -101,9 +102,10 @@ def run_verify(
                 f"the warehouse schema is at {revision or 'nothing'}, not {SCHEMA_HEAD}: "
                 "run `unpod-etl sync` (or `unpod-etl db upgrade`) first"
             )
+        pii = _warehouse_pii(engine)
         result = VerifyResult()
         for handle in _handles(config, engine, client):
-            result.agents.append(_compare_agent(engine, client, handle, config.page_size))
+            result.agents.append(_compare_agent(engine, client, handle, config.page_size, pii))
         return result
     finally:
         if own_engine:
@@ -130,8 +132,17 @@ def _handles(config: VerifyConfig, engine: Engine, client: UnpodClient) -> list[
     return list(dict.fromkeys([*handles, *stored]))
 
 
+def _warehouse_pii(engine: Engine) -> PiiRun:
+    """The --pii mode the warehouse was written in, to normalize as the sync did."""
+    try:
+        return _read(engine, lambda _c: warehouse_pii(engine))
+    except ConfigError as exc:  # a hash warehouse, and no key here: raw fingerprints only
+        log.warning("verify: %s; changed tasks may show as different", exc)
+        return PiiRun()
+
+
 def _compare_agent(
-    engine: Engine, client: UnpodClient, handle: str, page_size: int
+    engine: Engine, client: UnpodClient, handle: str, page_size: int, pii: PiiRun
 ) -> AgentComparison:
     stored = _read(engine, lambda c: verify_reads.stored_tasks(c, handle))
     kept_aside = _read(engine, lambda c: open_rejections(c, handle))
@@ -144,7 +155,11 @@ def _compare_agent(
                 if doc.task_id is not None:
                     seen.add(doc.task_id)
                 known = stored.get(doc.task_id) if doc.task_id is not None else None
-                verdict = judge(handle, doc.value, doc_raw_fingerprint(doc), known)
+                if pii.is_erased(doc.value):  # `forget`: the sync never writes it again
+                    comparison.add(Verdict.ERASED, doc.task_id)
+                    continue
+                raw = doc_raw_fingerprint(doc)
+                verdict = judge(handle, doc.value, raw, known, pii.normalize_policy)
                 if verdict in KEPT_ASIDE and record_key(doc.value)[0] in kept_aside:
                     verdict = Verdict.REJECTED
                 comparison.add(verdict, doc.task_id)

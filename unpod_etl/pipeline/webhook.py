@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from unpod_etl.core.errors import AbortError
+from unpod_etl.core.errors import AbortError, ConfigError
 from unpod_etl.core.outcomes import RunOutcome
 from unpod_etl.normalize import NormalizedTask, RejectedRecord, normalize_task
 from unpod_etl.normalize.changes import Action, Decision, PageChanges, decide
@@ -35,12 +35,14 @@ from unpod_etl.normalize.coerce import to_text
 from unpod_etl.pipeline.agent_sync import utcnow
 from unpod_etl.pipeline.deliveries import Delivery, DeliveryOutcome, Unusable, read_document
 from unpod_etl.pipeline.page_writes import write_page
+from unpod_etl.pipeline.pii_mode import PiiRun, warehouse_pii
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.warehouse import intake, liveness, load
-from unpod_etl.warehouse.db import describe_db_error, make_engine, upgrade
+from unpod_etl.warehouse.db import describe_db_error, make_engine
 from unpod_etl.warehouse.intake import WEBHOOK_SOURCE
 from unpod_etl.warehouse.load import StoredMarker
 from unpod_etl.warehouse.locks import NamedLock
+from unpod_etl.warehouse.revisions import migrate
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class WebhookIntake:
         self.totals = dict.fromkeys(TOTALS, 0)
         self._lock = threading.Lock()
         self._run_lock: NamedLock | None = None
+        self.pii = PiiRun()  # the warehouse's mode, read at start (pipeline/pii_mode.py)
 
     # -- life -------------------------------------------------------------------------------
 
@@ -89,7 +92,8 @@ class WebhookIntake:
     def _ensure_started(self) -> None:
         if self.run_id is not None:
             return
-        upgrade(self.engine)
+        migrate(self.engine)  # refuses a schema newer than this code, as sync does
+        self.pii = warehouse_pii(self.engine)
         owner = {"hostname": socket.gethostname(), "pid": os.getpid()}
         with self.engine.begin() as conn:
             run_id = load.start_run(conn, WEBHOOK_SOURCE, utcnow(), owner)
@@ -105,20 +109,16 @@ class WebhookIntake:
 
     def deliver(self, body: bytes) -> Delivery:
         """Write one delivery; the answer is 200 only once it is committed."""
-        unusable: tuple[Any, str, str] | None
+        unusable: Unusable | None = None
         try:
             doc, handle = read_document(body)
-            item = normalize_task(doc, handle)
         except Unusable as bad:
-            unusable = (bad.kept, bad.reason, bad.agent)
-        except RejectedRecord as exc:
-            unusable = (doc, exc.reason, handle)
+            unusable = bad
+        if unusable is not None:
+            kept, reason, agent = unusable.kept, unusable.reason, unusable.agent
+            done = self._guarded(lambda: self._reject(kept, reason, agent))
         else:
-            unusable = None
-        if unusable is None:
-            done = self._guarded(lambda: self._write(item))
-        else:
-            done = self._guarded(lambda: self._reject(*unusable))
+            done = self._guarded(lambda: self._take(doc, handle))
         log.info(
             "webhook delivery: task %r agent %r: %s%s",
             done.task_id,
@@ -128,11 +128,25 @@ class WebhookIntake:
         )
         return done
 
+    def _take(self, doc: dict[str, Any], handle: str) -> Delivery:
+        """Under the warehouse's own --pii mode (as the nightly sync wrote it)."""
+        if self.pii.is_erased(doc):
+            task_id = to_text(doc.get("task_id"), 64)
+            return Delivery(200, DeliveryOutcome.ERASED, task_id, handle, "a forgotten contact")
+        try:
+            item = normalize_task(doc, handle, pii=self.pii.normalize_policy)
+        except RejectedRecord as exc:
+            return self._reject(doc, exc.reason, handle)
+        return self._write(item)
+
     def _guarded(self, write: Callable[[], Delivery]) -> Delivery:
         try:
             with self._lock:
                 self._ensure_started()
                 return write()
+        except ConfigError as exc:  # e.g. a hash warehouse, and no (or another) key
+            log.error("webhook: cannot write: %s", exc)
+            return Delivery(503, DeliveryOutcome.UNAVAILABLE, reason="not configured, see log")
         except (AbortError, SQLAlchemyError) as exc:
             log.error("webhook: database unavailable: %s", _why(exc))
             reason = "database unavailable, try again"
@@ -166,7 +180,7 @@ class WebhookIntake:
     def _reject(self, kept: Any, reason: str, agent: str) -> Delivery:
         res = AgentResult(agent, seen=1, failed=1)
         writes = PageChanges()
-        writes.reject(kept, reason)
+        writes.reject(self.pii.rejected_doc(kept), reason)
         totals = self._plus(res)
         with self.engine.begin() as conn:
             write_page(conn, writes, res, self.run_id or 0, WEBHOOK_PAGE, set(), utcnow())
