@@ -30,9 +30,14 @@ def normalize_url(url: str) -> str:
     """Accept the URLs people paste (postgres://, postgresql://) and pick psycopg 3."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(f"not a database URL: {_masked(url)}") from None
     backend = parsed.get_backend_name()
+    if backend == "sqlite" and (parsed.username or parsed.password or parsed.host):
+        raise ConfigError(
+            f"not a SQLite URL: {_masked(url)} (a file is sqlite:///relative.db or "
+            "sqlite:////absolute/path.db, with no user, password or host)"
+        )
     if parsed.drivername in ("postgres", "postgresql"):  # no driver named: psycopg 3
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif backend not in SUPPORTED:
@@ -218,5 +223,5 @@ def describe_db_error(exc: SQLAlchemyError) -> str:
 def _masked(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable>"
