@@ -100,3 +100,17 @@ def fake() -> FakeUnpod:
 def fake_server(fake: FakeUnpod) -> Iterator[FakeServer]:
     with FakeServer(fake) as server:
         yield server
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_url(request: pytest.FixtureRequest) -> str:
+    """The same test on both warehouses: a fresh migrated PostgreSQL database, or a SQLite file."""
+    name = "pg_url" if request.param == "postgresql" else "sqlite_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def any_engine(any_url: str) -> Iterator[Engine]:
+    engine = make_engine(any_url)
+    yield engine
+    engine.dispose()

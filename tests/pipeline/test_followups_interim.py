@@ -12,20 +12,17 @@ from sqlalchemy import Engine, text
 
 from tests.helpers import sync_in_process
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
-from unpod_etl.warehouse.db import _alembic_config, make_engine, upgrade
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest) -> str:
-    name = "pg_url" if request.param == "postgresql" else "sqlite_url"
-    return str(request.getfixturevalue(name))
+from unpod_etl.warehouse.db import _alembic_config, upgrade
 
 
 @pytest.fixture
-def engine(url: str) -> Any:
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
+def url(any_url: str) -> str:
+    return any_url
+
+
+@pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    return any_engine
 
 
 @pytest.fixture

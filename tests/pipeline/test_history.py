@@ -16,17 +16,14 @@ from unpod_etl.warehouse.db import make_engine
 from unpod_etl.warehouse.schema import task_changes
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest) -> str:
-    name = "pg_url" if request.param == "postgresql" else "sqlite_url"
-    return str(request.getfixturevalue(name))
+@pytest.fixture
+def url(any_url: str) -> str:
+    return any_url
 
 
 @pytest.fixture
-def engine(url: str) -> Any:
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
+def engine(any_engine: Engine) -> Engine:
+    return any_engine
 
 
 @pytest.fixture

@@ -107,7 +107,6 @@ def schedule_command(
     engine_in_schema(database_url, options["schema"]).dispose()
     if not org and not options.get("agents"):
         raise ConfigError("set UNPOD_ORG_HANDLE (--org) or name agents with --agent")
-    config = SyncConfig(api_url, token, org, database_url, **options)
     stop, interrupt = threading.Event(), StopToken()
 
     def job() -> int:
