@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, bindparam, select
 
 from unpod_etl.normalize import NormalizedTask
+from unpod_etl.warehouse.id_batches import batches
 from unpod_etl.warehouse.schema import calls
-
-_CHUNK = 1000
 
 
 def conflict_reason(call_id: str, holder: str, claimant: str) -> str:
@@ -36,9 +35,8 @@ def claimed_elsewhere(conn: Connection, items: Sequence[NormalizedTask]) -> dict
     query = select(calls.c.call_id, calls.c.task_id).where(
         calls.c.call_id.in_(bindparam("ids", expanding=True))
     )
-    wanted = list(claims)
-    for start in range(0, len(wanted), _CHUNK):
-        for call_id, holder in conn.execute(query, {"ids": wanted[start : start + _CHUNK]}):
+    for batch in batches(list(claims)):
+        for call_id, holder in conn.execute(query, {"ids": batch}):
             claimant = claims[call_id]
             if holder == claimant or claimant in conflicts:
                 continue

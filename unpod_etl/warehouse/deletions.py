@@ -12,15 +12,14 @@ does nothing for any other. This module takes a connection and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from unpod_etl.warehouse.id_batches import batches
 from unpod_etl.warehouse.schema import tasks
-
-_CHUNK = 1000  # ids per UPDATE ... WHERE task_id IN (...)
 
 
 @dataclass(frozen=True)
@@ -62,9 +61,9 @@ def settle_agent(
     if len(second_absence) > max_fraction * len(live):
         held_back, second_absence = len(second_absence), []
 
-    _set(conn, [r.task_id for r in returned], missing_since=None, deleted_at=None)
-    _set(conn, first_absence, missing_since=now)
-    _set(conn, second_absence, deleted_at=now)
+    set_marks(conn, [r.task_id for r in returned], missing_since=None, deleted_at=None)
+    set_marks(conn, first_absence, missing_since=now)
+    set_marks(conn, second_absence, deleted_at=now)
     restored = tuple(r.task_id for r in returned if r.deleted_at is not None)
     return DeletionOutcome(
         deleted=len(second_absence),
@@ -76,12 +75,7 @@ def settle_agent(
     )
 
 
-def _set(conn: Connection, task_ids: Sequence[str], **values: datetime | None) -> None:
+def set_marks(conn: Connection, task_ids: Sequence[str], **values: datetime | None) -> None:
     stmt = update(tasks).where(tasks.c.task_id.in_(bindparam("ids", expanding=True)))
-    for chunk in _chunks(task_ids):
+    for chunk in batches(task_ids):
         conn.execute(stmt.values(**values), {"ids": chunk})
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])

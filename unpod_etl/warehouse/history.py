@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select
 
 from unpod_etl.normalize.history import ChangeKind, Prior, settled_change
+from unpod_etl.warehouse.deletions import set_marks
+from unpod_etl.warehouse.id_batches import batches
 from unpod_etl.warehouse.schema import task_changes, tasks
-
-_CHUNK = 1000
 
 
 def prior_states(conn: Connection, task_ids: Sequence[str]) -> dict[str, Prior]:
@@ -31,7 +31,7 @@ def prior_states(conn: Connection, task_ids: Sequence[str]) -> dict[str, Prior]:
         tasks.c.followup_count,
     ).where(tasks.c.task_id.in_(bindparam("ids", expanding=True)))
     found: dict[str, Prior] = {}
-    for chunk in _chunks(task_ids):
+    for chunk in batches(task_ids):
         for row in conn.execute(query, {"ids": chunk}):
             found[row.task_id] = Prior(*row[1:])
     return found
@@ -58,7 +58,7 @@ def record_settled(
         tasks.c.task_id.in_(bindparam("ids", expanding=True))
     )
     changes = []
-    for chunk in _chunks(task_ids):
+    for chunk in batches(task_ids):
         for row in conn.execute(query, {"ids": chunk}):
             changes.append(
                 settled_change(kind, row.task_id, agent_handle, row.status, row.last_status_change)
@@ -68,15 +68,4 @@ def record_settled(
 
 def clear_absence(conn: Connection, task_ids: Sequence[str]) -> None:
     """A task that moved to another agent is not missing: its old agent's marks go."""
-    stmt = (
-        update(tasks)
-        .where(tasks.c.task_id.in_(bindparam("ids", expanding=True)))
-        .values(missing_since=None, deleted_at=None)
-    )
-    for chunk in _chunks(task_ids):
-        conn.execute(stmt, {"ids": chunk})
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
+    set_marks(conn, task_ids, missing_since=None, deleted_at=None)
