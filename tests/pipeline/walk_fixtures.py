@@ -66,14 +66,16 @@ def config(fake: FakeUnpod, server: FakeServer, url: str, **kw: Any) -> SyncConf
 
 def run(fake: FakeUnpod, server: FakeServer, url: str, handle: str, **kw: Any) -> AgentResult:
     """One sync of one agent; its result, checked to be ok."""
-    result = SyncRunner(config(fake, server, url, agents=(handle,), **kw)).run()
-    assert result.outcome == "ok", result
-    (agent,) = result.agents
+    (agent,) = run_all(fake, server, url, agents=(handle,), **kw).agents
     return agent
 
 
 def run_all(fake: FakeUnpod, server: FakeServer, url: str, **kw: Any) -> RunResult:
-    result = SyncRunner(config(fake, server, url, **kw)).run()
+    runner = SyncRunner(config(fake, server, url, **kw))
+    try:
+        result = runner.run()
+    finally:
+        runner.engine.dispose()
     assert result.outcome == "ok", result
     return result
 

@@ -217,7 +217,7 @@ class AgentSync:
         assert depth is not None  # set by _start, before the first page
         look = depth.look()
         res, writes = self.decider.decide(page, stored, rejected, look)
-        depth.end_page(page.number, page.count, look, changed=bool(writes))
+        depth.end_page(page.number, page.count, look, changed=bool(writes), served=page.raw_size)
         res.pages += 1
         if not writes and time.monotonic() - self._written_at < COUNTS_FLUSH_SECONDS:
             self.stop.check()

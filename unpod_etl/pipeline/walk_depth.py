@@ -16,7 +16,9 @@ Everything below the stopping point is assumed unchanged until the next full wal
 `auto` makes when the agent was never walked fully, or its last complete full walk started
 more than `full_walk_every` ago. Deletions are decided on full walks only (a shallow walk is
 never complete). Pages whose tasks were all seen before (a shift of the live list) neither
-count towards the settled pages nor break their run, so head inserts cannot end a walk early.
+count towards the settled pages nor break their run, so head inserts cannot end a walk early;
+likewise a page that the inserts left only part fresh counts for the part: the settled run is
+measured in tasks, `settled_pages` full pages' worth of them.
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ class WalkDepth:
         self.full_reason = _full_reason(settings, stored.last_full, now)
         self._watched = dict(stored.watched)  # the watched tasks not passed yet
         self._oldest_seen: datetime | None = None
-        self._settled_run = 0  # consecutive settled pages just read
+        # Settled tasks just read in a row: a page of them counts only for its fresh ones, so
+        # a shift of the list under the walk (head inserts) cannot stand in for list depth.
+        self._settled_run = 0
+        self._page_len = 0  # the longest page served: what a full page holds
         self._counts: list[int] = []
         self.new = 0
         self.pages_walked = 0  # the deepest page number read
@@ -99,8 +104,12 @@ class WalkDepth:
     def look(self) -> PageLook:
         return PageLook(self.settle_cutoff)
 
-    def end_page(self, number: int, count: int, look: PageLook, changed: bool) -> None:
+    def end_page(
+        self, number: int, count: int, look: PageLook, changed: bool, served: int = 0
+    ) -> None:
+        """After a page: `served` is how many tasks it held, duplicates included."""
         self.pages_walked = max(self.pages_walked, number)
+        self._page_len = max(self._page_len, served)
         self._counts.append(count)
         self.new += look.new
         if changed:
@@ -111,13 +120,13 @@ class WalkDepth:
                 self._oldest_seen = created
         if look.unsettled:
             self._settled_run = 0
-        elif look.settled:
-            self._settled_run += 1
-        # else: nothing fresh on the page (all seen before): it neither counts nor breaks
+        else:  # a page with nothing fresh (all seen before) adds nothing and breaks nothing
+            self._settled_run += look.settled
 
     def may_stop(self) -> bool:
         """After a page: True when the walk may end here (then it is shallow)."""
-        if self.full_reason is not None or self._settled_run < self.settings.settled_pages:
+        needed = self.settings.settled_pages * max(self._page_len, 1)
+        if self.full_reason is not None or self._settled_run < needed:
             return False
         if not self._passed_watched():
             return False
