@@ -87,8 +87,13 @@ def week_of_calls(clock: Any) -> Iterator[tuple[FakeUnpod, FakeServer, str, str]
         yield fake, server, handle, pending
 
 
-def test_a_watched_task_below_the_settled_head_is_caught(week_of_calls, clock, any_url, any_engine):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("state", ["pending", "completed, interim output"])
+def test_a_watched_task_below_the_settled_head_is_caught(
+    week_of_calls, clock, any_url, any_engine, state
+):  # type: ignore[no-untyped-def]
     fake, server, handle, pending = week_of_calls
+    if state != "pending":  # the post-call flow's first write: the full output is to come
+        fake.set_interim(pending, marker=False)
     assert run(fake, server, any_url, handle).full_walk_reason == "never"
     at(clock, timedelta(hours=1))
     # Nothing changed: still read down to the watched task's page (unchanged and old, it
@@ -106,6 +111,16 @@ def test_a_watched_task_below_the_settled_head_is_caught(week_of_calls, clock, a
     at(clock, timedelta(hours=3))
     # Completed now: no longer watched, so the next walk stops on the settled pages 3-4.
     assert run(fake, server, any_url, handle).pages_walked == 4
+
+
+def test_a_task_older_than_the_watch_window_is_not_watched(week_of_calls, clock, sqlite_url):  # type: ignore[no-untyped-def]
+    fake, server, handle, pending = week_of_calls
+    run(fake, server, sqlite_url, handle)
+    at(clock, timedelta(hours=1))
+    fake.complete_without_marker(pending)
+    agent = run(fake, server, sqlite_url, handle, watch_window=timedelta(days=4))
+    assert agent.walk == "shallow" and agent.pages_walked == 4  # the settled pages 3-4
+    assert agent.updated == 0 and agent.deepest_change_page is None  # page 5 not read
 
 
 # -- 3. settled old tasks: only a full walk ---------------------------------------------
