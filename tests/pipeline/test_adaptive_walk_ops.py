@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import actual_rows, assert_consistent, expected_rows
 from tests.pipeline.walk_fixtures import (
     OLD,
+    OLD_TASKS,
     add_at,
     agent_rows,
     at,
@@ -132,6 +133,23 @@ def test_a_task_gone_below_makes_the_walk_full(listed, clock, sqlite_url):  # ty
     agent = run(fake, server, sqlite_url, handle)
     assert (agent.walk, agent.full_walk_reason, agent.walk_complete) == ("full", "count", True)
     assert (agent.api_count, agent.stored_tasks, agent.pages_walked) == (25, 26, 7)
+
+
+def test_a_task_reassigned_deep_down_makes_both_walks_full(clock, any_url, any_engine):  # type: ignore[no-untyped-def]
+    fake = FakeUnpod(agents=2, tasks_per_agent=OLD_TASKS, seed=5, unpublished_agents=0, newest=OLD)
+    handles = fake.published_handles()
+    with FakeServer(fake) as server:
+        run_all(fake, server, any_url)
+        mover = str(fake.tasks(handles[0])[20]["task_id"])  # page 6 of 6
+        at(clock, timedelta(hours=1))
+        fake.reassign_task(mover, handles[1])  # ten days old: it lands deep in the other list
+        agents = {a.handle: a for a in run_all(fake, server, any_url).agents}
+    # One count fell, the other rose by a task not new at the head: both walk to the end.
+    assert {(a.walk, a.full_walk_reason, a.walk_complete) for a in agents.values()} == {
+        ("full", "count", True)
+    }
+    assert agents[handles[1]].reassigned == 1
+    assert actual_rows(any_engine) == expected_rows(fake, handles)
 
 
 # -- 6. a run killed half-way; workers and shards ---------------------------------------
