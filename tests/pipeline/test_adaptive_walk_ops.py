@@ -152,6 +152,23 @@ def test_a_task_reassigned_deep_down_makes_both_walks_full(clock, any_url, any_e
     assert actual_rows(any_engine) == expected_rows(fake, handles)
 
 
+def test_an_auto_walk_that_fails_on_the_way_is_not_full(listed, clock, any_url, any_engine):  # type: ignore[no-untyped-def]
+    fake, server, handle = listed
+    run(fake, server, any_url, handle)
+    at(clock, timedelta(hours=1))
+    fake.faults.inject("206", agent=handle, page=2)  # the agent fails after page 1
+    runner = SyncRunner(config(fake, server, any_url, agents=(handle,)))
+    try:
+        (agent,) = runner.run().agents
+    finally:
+        runner.engine.dispose()
+    assert agent.outcome == "failed"
+    # It did not reach the end: no "end" reason, not full, not complete.
+    assert (agent.walk, agent.full_walk_reason, agent.walk_complete) == ("shallow", None, False)
+    row = agent_rows(any_engine, handle)[-1]
+    assert (row["walk"], row["full_walk_reason"], row["pages_walked"]) == ("shallow", None, 1)
+
+
 # -- 6. a run killed half-way; workers and shards ---------------------------------------
 
 

@@ -136,15 +136,17 @@ class WalkDepth:
         self.stopped = True
         return True
 
-    def finish(self) -> None:
+    def finish(self, reached_end: bool = True) -> None:
         """The walk ended (the list's end, or a failure): an auto walk that read to the end
-        of the list without stopping was a full walk."""
-        if not self.stopped and self.full_reason is None:
+        of the list without stopping was a full walk. One that failed before it never was:
+        it stays shallow (and, like every shallow walk, not complete)."""
+        if reached_end and not self.stopped and self.full_reason is None:
             self.full_reason = "end"
 
     @property
     def walk(self) -> str:
-        return "shallow" if self.stopped else "full"
+        """full when a reason made it so (or it read to the end); else shallow."""
+        return "full" if self.full_reason is not None else "shallow"
 
     def _passed_watched(self) -> bool:
         """Every watched task seen, or one older than each not seen (deleted, moved away)."""
