@@ -92,7 +92,7 @@ def test_summary_and_status_show_each_walk(server, fake, any_url):
     status = cli("status", "--database-url", any_url)
     assert status.exit_code == 0, status.output
     assert "walks (run 3)" in status.output
-    (walk,) = rows_of(status.output, "agent_handle")[-1:]
+    (walk,) = rows_of(status.output, "agent_handle")
     assert walk == {
         "agent_handle": handle,
         "walk": "shallow",
