@@ -53,7 +53,7 @@ def test_walk_table_shows_the_last_walk_and_the_deepest_change(any_url):
         walks = load_report_data(conn, 7, T0 + timedelta(hours=2)).walks
     assert "Walk depth per agent" in page and "last 3 runs" in page
     # agent, last walk, full-walk reason, pages walked, deepest change page, deepest change
-    # over the report's runs, deepest page walked, shallow / full walks
+    # over the report's runs, most pages walked, shallow / full walks
     assert cells(page, quiet) == [quiet, "shallow (run #3)", "–", "2", "–", "8", "9", "2 / 1"]
     assert cells(page, changing) == [changing, "shallow (run #3)", "–", "4", "2", "8", "9", "2 / 1"]
     assert [a["agent_handle"] for a in walks.agents] == sorted([quiet, changing])

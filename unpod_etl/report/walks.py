@@ -65,8 +65,8 @@ def walk_table(depths: WalkDepths) -> str:
             "full-walk reason",
             "pages walked",
             "deepest change page",
-            f"deepest change page, last {depths.runs} runs",
-            "deepest page walked",
+            f"deepest change, last {depths.runs} runs",
+            "most pages walked",
             "shallow / full walks",
         )
     )
