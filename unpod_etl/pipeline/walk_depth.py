@@ -127,15 +127,17 @@ class WalkDepth:
         self.stopped = True
         return True
 
-    def finish(self) -> None:
-        """The walk ended (the list's end, or a failure): an auto walk that read to the end
-        of the list without stopping was a full walk."""
-        if not self.stopped and self.full_reason is None:
+    def finish(self, reached_end: bool) -> None:
+        """The walk ended: an auto walk that read to the end of the list without stopping
+        was a full walk."""
+        if reached_end and not self.stopped and self.full_reason is None:
             self.full_reason = "end"
 
     @property
     def walk(self) -> str:
-        return "shallow" if self.stopped else "full"
+        """`full` when the walk was to be, or turned out, full (complete only if it also
+        ended well); else `shallow`: it stopped early, or failed before it could tell."""
+        return "full" if self.full_reason is not None else "shallow"
 
     def _passed_watched(self) -> bool:
         """Every watched task seen, or one older than each not seen (deleted, moved away)."""
