@@ -230,4 +230,5 @@ def test_report_on_an_empty_warehouse_says_so(pg_engine):
         assert conn.execute(text("SELECT count(*) FROM call_facts")).scalar() == 0
     assert page.count("No calls in this period") == 3
     assert "No sync runs recorded yet" in page
+    assert "Walk depth" not in page  # report/walks.py: no table without walks
     assert bars_by_section(page) == [0, 0, 0, 0]

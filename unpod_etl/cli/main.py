@@ -155,7 +155,7 @@ def status(database_url: str, schema: str, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(snapshot.as_json(), indent=2))
     else:
-        click.echo(render.status(snapshot.runs, snapshot.agents))
+        click.echo(render.status(snapshot.runs, snapshot.agents, snapshot.walks))
 
 
 @main.command(name="fake-api")

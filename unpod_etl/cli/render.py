@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # an annotation only: `status` need not load the sync pipeline
-    from unpod_etl.pipeline.results import RunResult
+    from unpod_etl.pipeline.results import AgentResult, RunResult
 
 SUMMARY_COLUMNS = (
     "agent",
@@ -24,6 +24,9 @@ SUMMARY_COLUMNS = (
     "reassigned",
     "shifts",
 )
+# The adaptive walk (pipeline/walk_depth.py), after the counters and left out of TOTAL: how
+# the walk went and how deep it read, against how deep something actually changed.
+WALK_SUMMARY_COLUMNS = ("walk", "pages_walked", "deepest_change")
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -62,6 +65,7 @@ def run_summary(result: RunResult) -> str:
             "restored": a.restored,
             "reassigned": a.reassigned,
             "shifts": a.shifts,
+            **_walk_cells(a),
         }
         for a in result.agents
     ]
@@ -89,8 +93,25 @@ def run_summary(result: RunResult) -> str:
     errors += [f"  {a.handle}: {warning}" for a in result.agents for warning in a.warnings]
     if result.error:
         errors.insert(0, f"  run: {result.error}")
-    body = table(rows, SUMMARY_COLUMNS)
+    body = table(rows, SUMMARY_COLUMNS + WALK_SUMMARY_COLUMNS)
     return "\n".join([head, body, *(["errors:", *errors] if errors else [])])
+
+
+def walk_label(walk: str | None, reason: str | None) -> str | None:
+    """`full (due)`, `shallow`: the walk with why it was full; None when there was no walk."""
+    if walk is None:
+        return None
+    return f"{walk} ({reason})" if walk == "full" and reason else walk
+
+
+def _walk_cells(agent: AgentResult) -> dict[str, Any]:
+    if agent.walk is None:  # skipped, or failed before its first page
+        return {}
+    return {
+        "walk": walk_label(agent.walk, agent.full_walk_reason),
+        "pages_walked": agent.pages_walked,
+        "deepest_change": agent.deepest_change_page,
+    }
 
 
 RUN_COLUMNS = (
@@ -128,9 +149,30 @@ AGENT_COLUMNS = (
 )
 
 
-def status(runs: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> str:
+WALK_COLUMNS = (
+    "agent_handle",
+    "walk",
+    "pages_walked",
+    "deepest_change_page",
+    "last_full_walk_started_at",
+)
+
+
+def status(
+    runs: Sequence[dict[str, Any]],
+    results: Sequence[dict[str, Any]],
+    walks: Sequence[dict[str, Any]] = (),
+) -> str:
     if not runs:
         return "no sync runs recorded yet"
-    return "\n".join(
-        ["recent runs", table(runs, RUN_COLUMNS), "", "per agent", table(results, AGENT_COLUMNS)]
-    )
+    lines = [
+        "recent runs",
+        table(runs, RUN_COLUMNS),
+        "",
+        "per agent",
+        table(results, AGENT_COLUMNS),
+    ]
+    if walks:  # warehouse/status.py walk_rows: the last run's walks, each agent's last full one
+        rows = [{**w, "walk": walk_label(w["walk"], w["full_walk_reason"])} for w in walks]
+        lines += ["", f"walks (run {runs[0]['run_id']})", table(rows, WALK_COLUMNS)]
+    return "\n".join(lines)

@@ -123,7 +123,7 @@ class AgentSync:
         res, walk = self.result, self.walk
         if self.depth is not None:
             depth = self.depth
-            depth.finish(reached_end=walk.ended_by is not None)  # None: failed on the way
+            depth.finish(reached_end=res.outcome is AgentOutcome.OK and not depth.stopped)
             res.walk, res.full_walk_reason = depth.walk, depth.full_reason
             res.pages_walked = depth.pages_walked
             res.deepest_change_page = depth.deepest_change_page

@@ -36,6 +36,7 @@ AGENT_COUNTERS = {
     "unchanged": "tasks_unchanged",
     "failed": "tasks_failed",
     "deleted": "tasks_deleted",
+    "pages_walked": "pages_walked",  # the adaptive walk's depth (pipeline/walk_depth.py)
 }
 
 
@@ -85,8 +86,13 @@ def build_registry(
         attr: gauge(f"last_run_{name}", f"{name.replace('_', ' ')} in the last run.", ("agent",))
         for attr, name in AGENT_COUNTERS.items()
     }
+    shallow = gauge(
+        "last_run_walk_shallow", "1 when the agent's walk stopped early (shallow).", ("agent",)
+    )
     for agent in result.agents:
         failed.labels(agent.handle).set(int(agent.outcome == "failed"))
+        if agent.walk is not None:  # a skipped agent had no walk
+            shallow.labels(agent.handle).set(int(agent.walk == "shallow"))
         for attr, metric in per_agent.items():
             metric.labels(agent.handle).set(getattr(agent, attr))
     if stats is not None:

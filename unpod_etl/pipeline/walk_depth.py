@@ -136,16 +136,16 @@ class WalkDepth:
         self.stopped = True
         return True
 
-    def finish(self, reached_end: bool = True) -> None:
-        """The walk ended (the list's end, or a failure): an auto walk that read to the end
-        of the list without stopping was a full walk. One that failed before it never was:
-        it stays shallow (and, like every shallow walk, not complete)."""
+    def finish(self, reached_end: bool) -> None:
+        """The walk ended: an auto walk that read to the end of the list without stopping
+        was a full walk."""
         if reached_end and not self.stopped and self.full_reason is None:
             self.full_reason = "end"
 
     @property
     def walk(self) -> str:
-        """full when a reason made it so (or it read to the end); else shallow."""
+        """`full` when the walk was to be, or turned out, full (complete only if it also
+        ended well); else `shallow`: it stopped early, or failed before it could tell."""
         return "full" if self.full_reason is not None else "shallow"
 
     def _passed_watched(self) -> bool:

@@ -13,6 +13,7 @@ from unpod_etl.core import clock
 from unpod_etl.warehouse.schema import sync_runs, tasks
 
 from .dating import utc_day
+from .walks import WalkDepths, load_walk_depths
 
 # The call_facts view (migration 0003), typed so SQLite's text times come back as datetimes.
 call_facts = table(
@@ -62,6 +63,7 @@ class ReportData:
     durations: list[tuple[str, int]]
     runs: list[dict[str, Any]]
     totals: dict[str, Any] = field(default_factory=dict)
+    walks: WalkDepths = field(default_factory=WalkDepths)  # over `runs` (report/walks.py)
 
     @property
     def days(self) -> list[date]:
@@ -77,14 +79,16 @@ def load_report_data(conn: Connection, days: int, now: datetime | None = None) -
     # Bounded on both sides: a call dated after today (clock skew, scheduled data) would
     # count in the totals but fall outside every chart's days.
     in_window = (dated_calls.c.dated_at >= start) & (dated_calls.c.dated_at < end)
+    runs = _recent_runs(conn)
     return ReportData(
         since=since,
         until=until,
         calls_by_agent_day=_calls_by_agent_day(conn, in_window),
         outcomes=_outcomes(conn, in_window),
         durations=_durations(conn, in_window),
-        runs=_recent_runs(conn),
+        runs=runs,
         totals=_totals(conn, in_window),
+        walks=load_walk_depths(conn, [r["run_id"] for r in runs]),
     )
 
 

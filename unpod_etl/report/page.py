@@ -8,6 +8,7 @@ from typing import Any
 
 from . import charts
 from .data import ReportData
+from .walks import walk_table
 
 CSS = """
 :root { color-scheme: light; --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; }
@@ -137,7 +138,8 @@ def render_page(data: ReportData, generated_at: datetime) -> str:
             f"Recent sync runs (last {len(data.runs)})",
             charts.run_strip(oldest_first, "tasks seen per run")
             + _legend(charts.run_colors())
-            + _runs_table(data.runs),
+            + _runs_table(data.runs)
+            + walk_table(data.walks),
         ),
     ]
     body = "".join(f"<section><h2>{escape(title)}</h2>{html}</section>" for title, html in sections)

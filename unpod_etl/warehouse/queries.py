@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Numeric, cast, desc, func, inspect, select
+from sqlalchemy import Connection, Numeric, case, cast, desc, func, inspect, select
 
 from unpod_etl.warehouse.schema import calls, sync_agent_results, sync_runs, tasks
 
@@ -21,6 +21,15 @@ def agent_results(conn: Connection, run_ids: list[int]) -> list[dict[str, Any]]:
         .order_by(desc(sync_agent_results.c.run_id), sync_agent_results.c.agent_handle)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def last_full_walks(conn: Connection) -> dict[str, Any]:
+    """agent -> when its last complete walk started (None: never). Only a full walk can be
+    complete: everything a shallow walk stopped above has been read no later than this."""
+    sar = sync_agent_results.c
+    started = func.max(case((sar.walk_complete.is_(True), sar.started_at))).label("started")
+    query = select(sar.agent_handle, started).group_by(sar.agent_handle)
+    return {row[0]: row[1] for row in conn.execute(query)}
 
 
 def tasks_by_status(conn: Connection) -> list[dict[str, Any]]:
