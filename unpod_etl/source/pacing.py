@@ -74,6 +74,7 @@ class ServerBudget:
         self._remaining: int | None = None  # None: no budget known (the server sends none)
         self._reset_at: float | None = None  # epoch seconds the window ends
         self._in_flight = 0
+        self._announced: float | None = None  # the reset the last wait was logged for
 
     def acquire(self) -> None:
         """Take one request of the budget, waiting for the reset when none is left."""
@@ -88,11 +89,14 @@ class ServerBudget:
                     self._fresh_window(reset_at)
                     self._take()
                     return
+                # Several workers wait for the same reset: one line says so, not one each.
+                first, self._announced = self._announced != reset_at, reset_at
             wait = min(wait, self.max_wait)
-            log.info(
-                "the API's rate limit is spent for this window: waiting %.1fs for its reset",
-                wait,
-            )
+            if first:
+                log.info(
+                    "the API's rate limit is spent for this window: waiting %.1fs for its reset",
+                    wait,
+                )
             started = time.monotonic()
             self._sleep(wait)
             self._stats.add_wait(time.monotonic() - started)
@@ -146,7 +150,8 @@ class RateCap:
         # One request per interval: spacing, not bursts, so a cap of 0.5 means one per 2s.
         self.interval_ms = max(1, math.ceil(1000.0 / per_second))
         # A bucket, not a bare Rate: the library logs at INFO when it makes the bucket itself.
-        self._limiter = Limiter(InMemoryBucket([Rate(1, self.interval_ms)]))
+        # Its default 50 ms of slack after each wait would halve a cap of 20 a second.
+        self._limiter = Limiter(InMemoryBucket([Rate(1, self.interval_ms)]), buffer_ms=2)
         self._stats = stats
         self._told = False
 
