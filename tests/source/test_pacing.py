@@ -200,6 +200,25 @@ def test_workers_waiting_for_one_reset_log_one_line(caplog):
     assert len(caplog.records) == 1
 
 
+def test_an_answer_arriving_after_its_window_ended_does_not_reopen_the_budget():
+    manual = Manual()
+    paced, _ = budget(manual)
+    for _ in range(2):
+        paced.acquire()
+    paced.done(answered(0, "5", limit="2"))  # spent; the other request is still out
+    paced.acquire()  # waits 5 s, then the next window's 2 are ours: this one...
+    paced.acquire()  # ...and this one
+    paced.done(answered(1, str(int(manual.at) - 1), limit="2"))  # the old one, late: ignored
+    third = threading.Thread(target=paced.acquire)
+    third.start()  # the new window is spent and its reset unknown: waits for an answer
+    third.join(0.2)
+    assert third.is_alive()
+    paced.done(answered(0, "10", limit="2"))  # the new window's first answer
+    third.join(10)
+    assert not third.is_alive()
+    assert manual.slept == [pytest.approx(5.0), pytest.approx(10.0)]
+
+
 def test_a_late_answer_of_an_older_window_does_not_raise_the_budget():
     manual = Manual()
     paced, _ = budget(manual)

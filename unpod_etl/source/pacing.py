@@ -70,6 +70,7 @@ class ServerBudget:
         self.max_wait = max_wait  # a proxy may announce a reset hours away: RetryPolicy's cap
         self._stats, self._wall, self._sleep = stats, wall, sleep
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)  # notified by done()
         self._limit: int | None = None
         self._remaining: int | None = None  # None: no budget known (the server sends none)
         self._reset_at: float | None = None  # epoch seconds the window ends
@@ -81,9 +82,15 @@ class ServerBudget:
         while True:
             with self._lock:
                 remaining, reset_at = self._remaining, self._reset_at
-                if remaining is None or remaining > 0 or reset_at is None:
+                if remaining is None or remaining > 0:
                     self._take()
                     return
+                if reset_at is None:  # a new window, spent before any of its answers came
+                    if self._in_flight == 0:  # nothing will tell us more: go
+                        self._take()
+                        return
+                    self._answered.wait(self.max_wait)  # its reset is on the way
+                    continue
                 wait = reset_at - self._wall()
                 if wait <= 0:  # the window is over: a fresh budget
                     self._fresh_window(reset_at)
@@ -121,6 +128,7 @@ class ServerBudget:
         """One request answered (headers) or failed without an answer (None)."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            self._answered.notify_all()  # who waits for a reset learns it on leaving the lock
             if headers is None:
                 return
             named = {name.lower(): value for name, value in headers.items()}  # any spelling
@@ -129,7 +137,12 @@ class ServerBudget:
             reset = _header_float(named, "x-ratelimit-reset")
             if remaining is None or reset is None:
                 return
-            reset_at = reset if reset > EPOCH_THRESHOLD else self._wall() + reset
+            now = self._wall()
+            reset_at = reset if reset > EPOCH_THRESHOLD else now + reset
+            if reset_at <= now:
+                # A window already over (a slow answer): it says nothing of the current one,
+                # and taking it would re-open a budget the new window has partly spent.
+                return
             if limit is not None:
                 self._limit = limit
             # Requests still in flight were sent after this answer's count may have been made:
