@@ -7,6 +7,7 @@ a test can inject (`fake.faults.inject(...)`).
 
 from unpod_etl.fakeapi.access import RequestRecord
 from unpod_etl.fakeapi.faults import Fault, FiredFault
+from unpod_etl.fakeapi.ratelimit import RateLimitWindow
 from unpod_etl.fakeapi.replies import Reply
 from unpod_etl.fakeapi.routes import respond
 from unpod_etl.fakeapi.server import FakeServer, serve
@@ -17,6 +18,7 @@ __all__ = [
     "FakeServer",
     "FakeUnpod",
     "FiredFault",
+    "RateLimitWindow",
     "Reply",
     "RequestRecord",
     "respond",

@@ -48,7 +48,11 @@ class SyncRunner:
     ) -> None:
         self.config = config
         self.client = client or UnpodClient(
-            config.api_url, config.token, config.org, auth_scheme=config.auth_scheme
+            config.api_url,
+            config.token,
+            config.org,
+            auth_scheme=config.auth_scheme,
+            max_requests_per_second=config.max_requests_per_second,
         )
         # Each worker holds a connection for writes and one for its agent's lock.
         pool = 2 * config.workers + 3
