@@ -26,9 +26,11 @@ from unpod_etl.fakeapi.server_writes import INTERIM_DATA
 
 from . import check, procs
 
-# A full walk of the large workload (50 agents x 20 pages of 100) waits ~170 s in all, so
-# ~45 s over the sync's 4 workers; its first pages (what a shallow walk reads) ~10% of that.
-LATENCY = ScanLatency(base=0.01, per_task_total=10e-6, per_task_offset=150e-6)
+# A full walk of the large workload (50 agents x 21 pages of 100, the last one empty) waits
+# ~170 s in all, ~42 s over the sync's 4 workers (measured: a no-change full walk 7 s without
+# latency, ~50-56 s with it); an agent's first 5 pages, what a shallow walk reads, wait ~8% of
+# its whole walk.
+LATENCY = ScanLatency(base=0.01, per_task_total=10e-6, per_task_offset=130e-6)
 WALK_WORKERS = 4  # the sync's default; the same for full and shallow
 SETTLED_PAGES = 2  # K: the sync's --settled-pages default
 WATCH_WINDOW = timedelta(days=7)  # the sync's --watch-window default
