@@ -49,9 +49,15 @@ def sync_in_process(
     agents: tuple[str, ...] = (),
     engine: Engine | None = None,
     client: UnpodClient | None = None,
+    walk: str = "full",
 ) -> RunResult:
-    """One sync of the fake into `url`, in this process: the one way tests run it directly."""
-    config = SyncConfig(server.url, fake.token, fake.org, url, agents=agents, page_size=page_size)
+    """One sync of the fake into `url`, in this process: the one way tests run it directly.
+
+    A full walk unless told: these tests change tasks anywhere in the list and expect the
+    next sync to see it; the adaptive walk has tests of its own (test_adaptive_walk*.py)."""
+    config = SyncConfig(
+        server.url, fake.token, fake.org, url, agents=agents, page_size=page_size, walk=walk
+    )
     return SyncRunner(config, engine=engine, client=client).run()
 
 

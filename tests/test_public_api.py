@@ -12,6 +12,7 @@ import inspect
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,18 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "pii_key",
         "pii_region",
         "rewrite_pii",
+        "walk",
+        "settled_pages",
+        "settle_window",
+        "watch_window",
+        "full_walk_every",
     ]
+    assert fields["walk"] == "auto" and fields["settled_pages"] == 2
+    assert (fields["settle_window"], fields["watch_window"], fields["full_walk_every"]) == (
+        timedelta(hours=48),
+        timedelta(days=7),
+        timedelta(hours=20),
+    )
     assert fields["pii"] == "keep" and fields["pii_key"] == "" and fields["pii_region"] == "US"
     assert fields["rewrite_pii"] is False
     assert fields["agents"] == () and fields["page_size"] == 100
@@ -102,7 +114,9 @@ def test_an_unreachable_database_raises_abort_error(tmp_path: Path) -> None:
 
 
 def test_run_sync_returns_the_counts_and_keeps_no_connection(fake, fake_server, pg_url) -> None:
-    config = unpod_etl.SyncConfig(fake_server.url, fake.token, fake.org, pg_url, page_size=7)
+    config = unpod_etl.SyncConfig(
+        fake_server.url, fake.token, fake.org, pg_url, page_size=7, walk="full"
+    )
     first = unpod_etl.run_sync(config)
     expected = sum(fake.count(h) for h in fake.published_handles())
     assert (first.outcome, first.exit_code, first.error) == ("ok", 0, None)

@@ -17,6 +17,7 @@ from unpod_etl.warehouse.schema import calls, tasks, transcript_lines
 
 
 def sync(server: FakeServer, fake: FakeUnpod, url: str, handle: str, **kw: Any) -> RunResult:
+    kw.setdefault("walk", "full")  # deletions are decided on full walks only
     config = SyncConfig(server.url, fake.token, fake.org, url, agents=(handle,), page_size=7, **kw)
     return SyncRunner(config).run()
 

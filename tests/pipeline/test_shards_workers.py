@@ -19,6 +19,7 @@ def many_agents():  # type: ignore[no-untyped-def]
 
 
 def config(fake, server, url, **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("walk", "full")  # the adaptive walk's own worker tests: test_adaptive_walk*
     return SyncConfig(server.url, fake.token, fake.org, url, page_size=5, **kw)
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from typing import Any
 
 import click
 
+from unpod_etl.cli.durations import DurationParam
 from unpod_etl.cli.options import (
     api_options,
     database_option,
@@ -19,26 +19,11 @@ from unpod_etl.cli.options import (
     schema_option,
 )
 from unpod_etl.core import clock
-from unpod_etl.core.errors import ConfigError
-from unpod_etl.core.health import findings, parse_duration
+from unpod_etl.core.health import findings
 from unpod_etl.pipeline.verify import VerifyConfig, run_verify
 from unpod_etl.warehouse.health import health_facts, open_for_reading
 
 DEFAULT_MAX_AGE = "26h"  # a nightly run plus two hours of slack
-
-
-class DurationParam(click.ParamType):
-    """26h, 90m, 2d, 1d12h."""
-
-    name = "DURATION"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        try:
-            return parse_duration(str(value))
-        except ConfigError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 @click.command(name="check")

@@ -21,6 +21,7 @@ from unpod_etl.cli.options import (
     sync_options,
 )
 from unpod_etl.cli.progress import LOG_FORMATS, configure_logging
+from unpod_etl.cli.walk_options import walk_options
 
 # Start-up stays light: each command imports the pipeline, the HTTP client, SQLAlchemy or the
 # fake API in its own body, so `--help` (and `status`) load only what they use.
@@ -83,6 +84,7 @@ def main(verbose: bool, log_format: str) -> None:
 @schema_option
 @db_timeout_options
 @sync_options
+@walk_options
 @monitor_options
 @pii_options
 @handle_errors

@@ -30,6 +30,7 @@ from unpod_etl.cli.options import (
 )
 from unpod_etl.cli.paths import writable_file, write_text
 from unpod_etl.cli.progress import page_progress
+from unpod_etl.cli.walk_options import walk_options
 from unpod_etl.core.errors import ConfigError, EtlError
 from unpod_etl.core.outcomes import RunOutcome, interrupted_exit_code
 from unpod_etl.pipeline.interrupts import StopToken
@@ -83,6 +84,7 @@ def stop_on_signals(stop: threading.Event, token: StopToken | None = None) -> It
 @schema_option
 @db_timeout_options
 @sync_options
+@walk_options
 @monitor_options
 @pii_options
 @handle_errors

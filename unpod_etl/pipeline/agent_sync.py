@@ -13,18 +13,17 @@ from sqlalchemy import Connection
 from unpod_etl.core.clock import now as utcnow
 from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
-from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
-from unpod_etl.normalize.changes import Action, PageChanges, decide
 from unpod_etl.normalize.history import ChangeKind
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken
 from unpod_etl.pipeline.ownership import TaskOwners
+from unpod_etl.pipeline.page_decisions import PageDecider
 from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
+from unpod_etl.pipeline.walk_depth import StoredList, WalkDepth, WalkSettings
 from unpod_etl.source.client import TaskPage, UnpodClient
-from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse import deletions, history, load, rejects, run_counts
+from unpod_etl.warehouse import deletions, history, load, rejects, run_counts, walk_state
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +38,6 @@ PAGE_FIELDS = (
     "pages", "seen", "inserted", "moved", "changed_unmoved", "unchanged", "failed",
     "reassigned", "call_conflicts", "duplicate_listing", "erased",
 )  # fmt: skip
-
-
-def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
-    """The document's raw fingerprint: of the bytes received, else of its decoded value."""
-    received = doc.raw_fingerprint()
-    if received is not None:
-        return received
-    if not isinstance(doc.value, dict):
-        return None  # not a task: the normalizer rejects it
-    try:
-        return raw_fingerprint(doc.value)
-    except (TypeError, ValueError):  # not JSON-encodable: let the normalizer judge it
-        return None
 
 
 class AgentSync:
@@ -69,6 +55,7 @@ class AgentSync:
         owners: TaskOwners | None = None,
         stop: StopToken | None = None,
         pii: PiiRun | None = None,
+        walk: WalkSettings | None = None,
     ) -> None:
         self.client, self.db, self.run_id = client, db, run_id
         self.page_size, self.on_page = page_size, on_page
@@ -83,6 +70,11 @@ class AgentSync:
         # The end is recorded once, by the worker or, if it is stuck in a read, by interrupt().
         self._end_lock, self._ended = threading.Lock(), False
         self.pii = pii or PiiRun()  # --pii policy and `forget` erasures (pipeline/pii_mode.py)
+        self.walk_settings = walk or WalkSettings()
+        self.depth: WalkDepth | None = None  # how deep the walk goes, once started (_start)
+        self.decider = PageDecider(
+            handle, self.owners, self.pii, db, self.seen_ids, self.result.unreadable_times
+        )
 
     def run(self) -> AgentResult:
         res, handle = self.result, self.result.handle
@@ -97,6 +89,9 @@ class AgentSync:
                 self._write_page(page, stored, rejected)
                 if self.on_page:
                     self.on_page(res, page)
+                if self.depth is not None and self.depth.may_stop():
+                    self.walk.ended_by = "settled"  # shallow: never complete, no deletions
+                    break
             res.outcome = AgentOutcome.OK
             if res.duplicate_listing:
                 log.warning(
@@ -126,6 +121,13 @@ class AgentSync:
     def _read_walk(self) -> None:
         """What the walk learned about itself, onto the result (source/walk.py)."""
         res, walk = self.result, self.walk
+        if self.depth is not None:
+            depth = self.depth
+            depth.finish()
+            res.walk, res.full_walk_reason = depth.walk, depth.full_reason
+            res.pages_walked = depth.pages_walked
+            res.deepest_change_page = depth.deepest_change_page
+            res.api_count = walk.api_count
         res.shifts, res.count_mismatch = walk.shifts, walk.count_mismatch
         res.walk_complete = res.outcome is AgentOutcome.OK and walk.complete
         res.warnings.extend(walk.problems())
@@ -134,8 +136,17 @@ class AgentSync:
 
     def _start(self, conn: Connection) -> tuple[Markers, set[str]]:
         """One transaction: the agent's run row, then the stored state pages are compared with."""
-        handle = self.result.handle
-        load.start_agent(conn, self.run_id, handle, utcnow())
+        handle, now = self.result.handle, utcnow()
+        load.start_agent(conn, self.run_id, handle, now)
+        since = now - self.walk_settings.watch_window
+        stored = StoredList(
+            walk_state.last_full_walk(conn, handle),
+            walk_state.watched_tasks(conn, handle, since),
+            walk_state.live_tasks(conn, handle),
+        )
+        self.depth = WalkDepth(self.walk_settings, stored, now)
+        if self.depth.full_reason is not None:
+            log.info("agent %s: full walk (%s)", handle, self.depth.full_reason)
         return load.stored_markers(conn, handle), rejects.open_rejections(conn, handle)
 
     def _settle_deletions(self, conn: Connection) -> None:
@@ -149,6 +160,7 @@ class AgentSync:
             walk_complete=bool(res.walk_complete),
         )
         res.deleted, res.restored, res.deletes_held = done.deleted, done.restored, done.held_back
+        res.stored_tasks = walk_state.live_tasks(conn, res.handle)  # for the next shallow walk
         now = utcnow()
         for kind, ids in (
             (ChangeKind.DELETED, done.deleted_ids),
@@ -171,6 +183,7 @@ class AgentSync:
                 return
             counters = res.counters()
             values = {
+                **res.walk_columns(),
                 "walk_complete": res.walk_complete,
                 "count_mismatch": res.count_mismatch,
                 "outcome": res.outcome,
@@ -196,55 +209,15 @@ class AgentSync:
             self.result.error = "the run was interrupted"
         self._record_end()
 
-    def _count_unreadable(self, fields: tuple[str, ...]) -> None:
-        """Count times stored NULL because unreadable; log once per agent and field."""
-        counts = self.result.unreadable_times
-        for name in fields:
-            if name not in counts:
-                log.warning(
-                    "agent %s: a %s value could not be read as a time; stored NULL (the raw "
-                    "value stays in document); further ones are counted in the summary",
-                    self.result.handle,
-                    name,
-                )
-            counts[name] = counts.get(name, 0) + 1
-
     def _write_page(self, page: TaskPage, stored: Markers, rejected: set[str]) -> None:
         # The page counts into a result of its own, added to the agent's once committed:
         # the agent's counters are always those of what landed.
-        agent, res = self.result, AgentResult(self.result.handle)
-        writes = PageChanges()
-        owners = self.owners.page(res.handle, (d.task_id for d in page.tasks), stored, self.db)
-        for doc in page.tasks:
-            res.seen += 1
-            tid = doc.task_id
-            if tid is not None:
-                self.seen_ids.add(tid)
-            raw = doc_raw_fingerprint(doc)
-            known = stored.get(tid) if tid is not None else None
-            decision = decide(raw, known, tid in rejected)
-            if decision.action is Action.NORMALIZE:
-                if tid is not None and not owners.owns(tid, doc.value):
-                    res.duplicate_listing += 1  # its owner writes it (pipeline/ownership.py)
-                    continue
-                if self.pii.is_erased(doc.value):
-                    res.erased += 1  # `forget` erased this contact: never written again
-                    continue
-                try:
-                    item = normalize_task(doc.value, res.handle, raw, self.pii.normalize_policy)
-                except RejectedRecord as exc:
-                    res.failed += 1
-                    writes.reject(self.pii.rejected_doc(doc.value), exc.reason)
-                    log.warning(
-                        "agent %s page %d: rejected a task: %s", res.handle, page.number, exc.reason
-                    )
-                    continue
-                if item.unreadable_times:
-                    self._count_unreadable(item.unreadable_times)
-                tid = item.task["task_id"]
-                decision = decide(raw, stored.get(tid), tid in rejected, item.task)
-                writes.add(decision, item)
-            res.count(decision.action)
+        agent = self.result
+        depth = self.depth
+        assert depth is not None  # set by _start, before the first page
+        look = depth.look()
+        res, writes = self.decider.decide(page, stored, rejected, look)
+        depth.end_page(page.number, page.count, look, changed=bool(writes))
         res.pages += 1
         if not writes and time.monotonic() - self._written_at < COUNTS_FLUSH_SECONDS:
             self.stop.check()

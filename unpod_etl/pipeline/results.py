@@ -42,6 +42,13 @@ class AgentResult:
     walk_complete: bool | None = None  # the walk stands for the whole list (None: no walk)
     count_mismatch: bool = False  # distinct tasks seen and the server's count disagree
     unreadable_times: dict[str, int] = field(default_factory=dict)  # field -> values nulled
+    # The adaptive walk (pipeline/walk_depth.py): full or shallow, why full, how deep.
+    walk: str | None = None
+    full_walk_reason: str | None = None
+    pages_walked: int = 0  # the deepest page number read
+    deepest_change_page: int | None = None  # the deepest page on which something was written
+    api_count: int | None = None  # the largest count the server announced
+    stored_tasks: int | None = None  # live tasks stored once the walk ended
     warnings: list[str] = field(default_factory=list)  # for the summary, besides `error`
     error: str | None = None
 
@@ -49,6 +56,17 @@ class AgentResult:
         """Count one document by what change detection decided for it."""
         name = COUNTERS[action]
         setattr(self, name, getattr(self, name) + 1)
+
+    def walk_columns(self) -> dict[str, Any]:
+        """The sync_agent_results columns of the walk (migration 0013)."""
+        return {
+            "walk": self.walk,
+            "full_walk_reason": self.full_walk_reason,
+            "pages_walked": self.pages_walked if self.walk else None,
+            "deepest_change_page": self.deepest_change_page,
+            "api_count": self.api_count,
+            "stored_tasks": self.stored_tasks,
+        }
 
     @property
     def updated(self) -> int:

@@ -221,6 +221,7 @@ class SyncRunner:
                 owners=self.owners,
                 stop=self.stop,
                 pii=self.pii,
+                walk=self.config.walk_settings(),
             )
             self._jobs[handle], self._results[handle] = job, job.result
             return job.run()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from unpod_etl.core.errors import ConfigError
 from unpod_etl.core.handles import check_handle
 from unpod_etl.normalize.pii import KEY_ENV, PiiPolicy, make_policy
+from unpod_etl.pipeline.walk_depth import WALK_MODES, WalkSettings
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME, canonical_scheme
 from unpod_etl.warehouse.namespace import check_schema_name
 
@@ -43,6 +45,12 @@ class SyncConfig:
     pii_key: str = field(default="", repr=False)
     pii_region: str = "US"
     rewrite_pii: bool = False  # re-process the stored rows when the mode changes
+    # The adaptive walk (pipeline/walk_depth.py, README "The adaptive walk").
+    walk: str = "auto"  # auto | full
+    settled_pages: int = 2
+    settle_window: timedelta = timedelta(hours=48)
+    watch_window: timedelta = timedelta(days=7)
+    full_walk_every: timedelta = timedelta(hours=20)
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -60,9 +68,25 @@ class SyncConfig:
             raise ConfigError(f"auth_scheme must be one of {', '.join(AUTH_SCHEMES)}")
         object.__setattr__(self, "auth_scheme", scheme)  # frozen: the accepted spelling
         check_schema_name(self.schema)
+        if self.walk not in WALK_MODES:
+            raise ConfigError(f"walk must be one of {', '.join(WALK_MODES)}, got {self.walk!r}")
+        if self.settled_pages < 1:
+            raise ConfigError("settled_pages must be at least 1")
+        for name in ("settle_window", "watch_window", "full_walk_every"):
+            if getattr(self, name) <= timedelta(0):
+                raise ConfigError(f"{name} must be a positive duration")
         if not self.pii_key and str(self.pii).lower() == "hash":
             object.__setattr__(self, "pii_key", os.environ.get(KEY_ENV, ""))
         self.pii_policy()  # a bad mode, a missing key or region: ConfigError now
+
+    def walk_settings(self) -> WalkSettings:
+        return WalkSettings(
+            self.walk,
+            self.settled_pages,
+            self.settle_window,
+            self.watch_window,
+            self.full_walk_every,
+        )
 
     def pii_policy(self) -> PiiPolicy:
         """The normalize.pii.PiiPolicy of these settings."""

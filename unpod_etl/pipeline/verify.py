@@ -18,7 +18,7 @@ from unpod_etl.core.handles import check_handle
 from unpod_etl.core.health import Finding
 from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
-from unpod_etl.pipeline.agent_sync import doc_raw_fingerprint
+from unpod_etl.pipeline.page_decisions import doc_raw_fingerprint
 from unpod_etl.pipeline.pii_mode import PiiRun, warehouse_pii
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME
 from unpod_etl.source.client import UnpodClient

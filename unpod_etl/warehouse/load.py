@@ -54,15 +54,21 @@ class StoredMarker(NamedTuple):
     last_status_change: datetime | None
     fingerprint: str
     raw_fingerprint: str | None
+    # Where the task sits in the newest-first list: how deep an adaptive walk must read.
+    created: datetime | None = None
 
 
 def stored_markers(conn: Connection, agent_handle: str) -> dict[str, StoredMarker]:
     """task_id -> what change detection compares, for one agent: one query per agent."""
     query = select(
-        tasks.c.task_id, tasks.c.last_status_change, tasks.c.fingerprint, tasks.c.raw_fingerprint
+        tasks.c.task_id,
+        tasks.c.last_status_change,
+        tasks.c.fingerprint,
+        tasks.c.raw_fingerprint,
+        tasks.c.created_at,
     ).where(tasks.c.agent_handle == agent_handle)
     rows = conn.execute(query).all()  # one fetchall, not a fetch per row
-    return {row[0]: StoredMarker(row[1], row[2], row[3]) for row in rows}
+    return {row[0]: StoredMarker(row[1], row[2], row[3], row[4]) for row in rows}
 
 
 def stored_agents(conn: Connection, task_ids: Sequence[str]) -> dict[str, str]:

@@ -200,6 +200,15 @@ sync_agent_results = Table(
     # their call_id is another task's call.
     Column("reassigned", Integer, nullable=False, default=0, server_default="0"),
     Column("call_conflicts", Integer, nullable=False, default=0, server_default="0"),
+    # Migration 0013, the adaptive walk (pipeline/walk_depth.py): `full` or `shallow`, the
+    # deepest page read, the deepest page where something changed, why the walk was full
+    # (requested, never, due, count, end), and the counts the next shallow walk compares.
+    Column("walk", String(16)),
+    Column("pages_walked", Integer),
+    Column("deepest_change_page", Integer),
+    Column("full_walk_reason", String(32)),
+    Column("api_count", Integer),
+    Column("stored_tasks", Integer),
 )
 
 rejected_records = Table(
