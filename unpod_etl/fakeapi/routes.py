@@ -173,4 +173,6 @@ def _task_page(fake: FakeUnpod, handle: str, page: int | None, page_size: int | 
         return html_reply(504)
     count, data = fake.page_json(handle, page, page_size)
     head = f'{{"count": {count}, "status_code": 200, "message": "Tasks fetched successfully", '
-    return Reply(200, head.encode() + b'"data": ' + data + b"}")
+    latency = fake.access.scan_latency
+    delay = 0.0 if latency is None else latency.delay(count, page, page_size)
+    return Reply(200, head.encode() + b'"data": ' + data + b"}", delay=delay)
