@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
         help="`sync --workers N` for the main phases (default: the sync's own default)",
     )
     parser.add_argument(
+        "--walk-phases",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="the adaptive-walk phases: auto = when `sync --help` shows --walk; always = also "
+        "without it (every run a full walk: exercises the phases, not the walk)",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="small workload; verify the data; exit 1 on mismatch"
     )
     args = parser.parse_args(argv)
@@ -37,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         workers = [int(n) for n in args.workers.split(",")]
         if not procs.sync_supports_workers():
             parser.error("this unpod-etl sync has no --workers option")
-    result = suite.run(workload, args.page_size, args.check, workers, args.sync_workers)
+    result = suite.run(
+        workload, args.page_size, args.check, workers, args.sync_workers, args.walk_phases
+    )
     print(report.table(result), flush=True)
     if args.check:
         for failure in result.failures:

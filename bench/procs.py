@@ -39,14 +39,24 @@ def run_child(args: list[str], timeout: float = 1800.0) -> ChildRun:
     return ChildRun(info["seconds"], info["maxrss_kb"] / 1024, info["rc"], stdout, stderr)
 
 
-def sync_supports_workers() -> bool:
+def sync_has_option(option: str) -> bool:
+    """Whether `unpod-etl sync --help` lists `option`: the bench measures builds with and
+    without it (an older sync, or a branch that lacks it)."""
     help_text = subprocess.run(
         [sys.executable, "-m", "unpod_etl", "sync", "--help"],
         capture_output=True,
         text=True,
         check=False,
     ).stdout
-    return "--workers" in help_text
+    return option in help_text
+
+
+def sync_supports_workers() -> bool:
+    return sync_has_option("--workers")
+
+
+def sync_supports_walk() -> bool:
+    return sync_has_option("--walk")
 
 
 def sync_args(
@@ -57,13 +67,17 @@ def sync_args(
     handles: list[str],
     page_size: int,
     workers: int | None = None,
+    walk: str | None = None,
 ) -> list[str]:
+    """`walk`: 'full' or 'auto' for `--walk`; None sends no --walk (a sync without it)."""
     args = ["-m", "unpod_etl", "sync", "--api-url", api_url, "--token", token, "--org", org]
     args += ["--database-url", database_url, "--page-size", str(page_size)]
     for handle in handles:
         args += ["--agent", handle]
     if workers is not None:
         args += ["--workers", str(workers)]
+    if walk is not None:
+        args += ["--walk", walk]
     return args
 
 
@@ -75,8 +89,9 @@ def run_sync(
     handles: list[str],
     page_size: int,
     workers: int | None = None,
+    walk: str | None = None,
 ) -> ChildRun:
-    args = sync_args(api_url, token, org, database_url, handles, page_size, workers)
+    args = sync_args(api_url, token, org, database_url, handles, page_size, workers, walk)
     run = run_child(args)
     if run.returncode != 0:
         raise RuntimeError(f"sync exited {run.returncode}:\n{run.stderr[-3000:]}")

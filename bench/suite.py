@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from unpod_etl.fakeapi import FakeServer, FakeUnpod
+from sqlalchemy import Engine
+
+from unpod_etl.fakeapi import AgeProfile, FakeServer, FakeUnpod
 from unpod_etl.warehouse.db import make_engine
 
-from . import check, copyfloor, procs
+from . import check, copyfloor, procs, walks
 from .pg import fresh_database, postgres_server
 
 WORKLOADS = {"small": (5, 1_000), "large": (50, 2_000)}
@@ -18,6 +21,13 @@ SEED = 20240611
 MUTATE_PERCENT = 1.0
 HELP_PHASE = "`unpod-etl --help` (start-up)"
 HELP_REPEATS = 5
+# Months of tasks, only the recent ones still moving, as on a live account: what an adaptive
+# walk is measured on. Ending now (the bench only; tests never read the clock).
+AGES = AgeProfile(days=90, recent=timedelta(days=2), stuck_fraction=0.01)
+WALK_SKIPPED = (
+    "walk phases skipped: `unpod-etl sync --help` shows no --walk (no adaptive walk in this "
+    "build); `--walk-phases always` runs them as full walks"
+)
 
 
 @dataclass
@@ -46,7 +56,15 @@ class Results:
 
 
 def make_fake(agents: int, tasks_per_agent: int) -> FakeUnpod:
-    fake = FakeUnpod(agents, tasks_per_agent, SEED, cache_documents=agents * tasks_per_agent + 1)
+    newest = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    fake = FakeUnpod(
+        agents,
+        tasks_per_agent,
+        SEED,
+        newest=newest,
+        ages=AGES,
+        cache_documents=agents * tasks_per_agent + 1,
+    )
     for handle in fake.all_handles():  # encode every document once, before any timing
         fake.page_json(handle, 1, max(1, tasks_per_agent))
     return fake
@@ -58,9 +76,14 @@ def run(
     do_check: bool,
     workers: list[int],
     sync_workers: int | None = None,
+    walk_phases: str = "auto",
 ) -> Results:
+    """`walk_phases`: auto (when the sync has --walk), always (as full walks without it), never."""
     n_agents, per_agent = WORKLOADS[workload]
     res = Results(workload, n_agents, per_agent, page_size)
+    has_walk = procs.sync_supports_walk()
+    # The existing phases stay full walks, so their figures compare with earlier runs.
+    walk = "full" if has_walk else None
     fake = make_fake(n_agents, per_agent)
     handles = fake.all_handles()  # unpublished ones too: --agent names them all
     with postgres_server() as admin_url, FakeServer(fake) as server:
@@ -87,17 +110,18 @@ def run(
         engine = make_engine(url)
         # The fixed cost of one sync process: interpreter, imports, migration check, run rows
         # (an unknown handle: one 404, nothing to write).
-        idle = procs.run_child(procs.sync_args(*api, url, ["no-such-agent"], page_size))
+        idle_args = procs.sync_args(*api, url, ["no-such-agent"], page_size, walk=walk)
+        idle = procs.run_child(idle_args)
         res.phases.append(Phase("sync start-up only (no tasks)", idle.seconds))
         res.phases[-1].peak_rss_mb = idle.peak_rss_mb
-        first = procs.run_sync(*api, url, handles, page_size, sync_workers)
+        first = procs.run_sync(*api, url, handles, page_size, sync_workers, walk)
         counts = check.row_counts(engine)
         res.phases.append(
             Phase("initial sync", first.seconds, counts[0], counts[2], first.peak_rss_mb)
         )
         run1 = check.last_run_id(engine)
 
-        again = procs.run_sync(*api, url, handles, page_size, sync_workers)
+        again = procs.run_sync(*api, url, handles, page_size, sync_workers, walk)
         res.phases.append(Phase("re-sync, nothing changed", again.seconds, counts[0], 0))
         res.get("re-sync, nothing changed").peak_rss_mb = again.peak_rss_mb
         run2 = check.last_run_id(engine)
@@ -112,7 +136,7 @@ def run(
                 fake.complete_without_marker(task_id)
             else:
                 fake.move_status(task_id, "completed" if status == "in_progress" else "in_progress")
-        changed = procs.run_sync(*api, url, handles, page_size, sync_workers)
+        changed = procs.run_sync(*api, url, handles, page_size, sync_workers, walk)
         run3 = check.last_run_id(engine)
         res.phases.append(
             Phase(f"re-sync, {MUTATE_PERCENT:g}% changed", changed.seconds, counts[0], 0)
@@ -154,14 +178,48 @@ def run(
             final = (floor.tasks, floor.calls, floor.lines)
             checks.expect("rows after the 1% re-sync", check.row_counts(engine), final)
             res.failures.extend(checks.failures)
+        if walk_phases == "always" or (walk_phases == "auto" and has_walk):
+            _walks(res, fake, api, url, engine, handles, do_check, has_walk, sync_workers)
+        elif walk_phases == "auto":
+            res.notes.append(WALK_SKIPPED)
         engine.dispose()
 
         if workers:
-            _workers(res, admin_url, workers, page_size)
+            _workers(res, admin_url, workers, page_size, walk)
     return res
 
 
-def _workers(res: Results, admin_url: str, workers: list[int], page_size: int) -> None:
+def _walks(
+    res: Results,
+    fake: FakeUnpod,
+    api: tuple[str, str, str],
+    url: str,
+    engine: Engine,
+    handles: list[str],
+    do_check: bool,
+    has_walk: bool,
+    sync_workers: int | None,
+) -> None:
+    workers = sync_workers or walks.WALK_WORKERS
+    runs, notes, wanted = walks.walk_phases(
+        fake, api, url, engine, handles, res.page_size, has_walk, workers
+    )
+    for run in runs:
+        res.phases.append(Phase(run.name, run.seconds, peak_rss_mb=run.peak_rss_mb))
+        if run.name != walks.FULL:
+            res.phases[-1].floor = walks.FULL
+    res.get(walks.SHALLOW).target = walks.TIME_TARGET
+    res.notes.extend(notes)
+    if do_check:
+        checks = check.Checks()
+        for what, (got, want) in wanted.items():
+            checks.expect(what, got, want)
+        res.failures.extend(checks.failures)
+
+
+def _workers(
+    res: Results, admin_url: str, workers: list[int], page_size: int, walk: str | None
+) -> None:
     """Initial sync of the small workload with --workers N (a fake of its own)."""
     fake = make_fake(*WORKLOADS["small"])
     handles = fake.all_handles()
@@ -169,7 +227,8 @@ def _workers(res: Results, admin_url: str, workers: list[int], page_size: int) -
         for n in workers:
             url = fresh_database(admin_url, f"workers_{n}")
             started = time.perf_counter()
-            done = procs.run_sync(server.url, fake.token, fake.org, url, handles, page_size, n)
+            api = (server.url, fake.token, fake.org)
+            done = procs.run_sync(*api, url, handles, page_size, n, walk)
             engine = make_engine(url)
             counts = check.row_counts(engine)
             engine.dispose()

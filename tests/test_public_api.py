@@ -80,6 +80,7 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
         "settle_window",
         "watch_window",
         "full_walk_every",
+        "max_requests_per_second",
     ]
     assert fields["walk"] == "auto" and fields["settled_pages"] == 2
     assert (fields["settle_window"], fields["watch_window"], fields["full_walk_every"]) == (
@@ -94,6 +95,7 @@ def test_sync_config_fields_and_defaults_are_stable() -> None:
     assert fields["schema"] == "public"
     assert fields["lock_timeout"] is None and fields["connect_timeout"] is None  # 60 s, 10 s
     assert fields["workers"] == 1 and fields["shard"] == (0, 1)
+    assert fields["max_requests_per_second"] is None  # no cap
     params = inspect.signature(unpod_etl.run_sync).parameters
     assert list(params) == ["config", "engine"] and params["engine"].default is None
 

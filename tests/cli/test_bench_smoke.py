@@ -33,3 +33,5 @@ def test_bench_check_small_workload():
         assert phase in out
     assert "start-up: `unpod-etl --help`" in out and "a no-change sync of the small" in out
     assert "peak RSS of the initial sync" in out
+    # The adaptive-walk phases run when the sync has --walk; otherwise a note says why not.
+    assert "walk phases skipped" in out or "shallow re-sync, nothing changed" in out

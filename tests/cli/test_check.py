@@ -169,3 +169,33 @@ def test_verify_adds_a_finding_per_agent_that_differs(fake, fake_server, pg_url,
         }
     ]
     assert check(pg_url).exit_code == 0  # without --verify the API is not asked
+
+
+def test_an_agent_not_walked_fully_within_the_bound_is_a_finding(
+    fake, fake_server, sqlite_url, traveller
+):
+    # Full walk at T0; then, with --full-walk-every far off, only shallow walks: the agents
+    # sync ok but what lies below where the walks stop is as old as the full walk.
+    assert sync_in_process(fake_server, fake, sqlite_url).outcome == "ok"
+    traveller.move_to(T0 + timedelta(days=3))
+    config = SyncConfig(
+        fake_server.url,
+        fake.token,
+        fake.org,
+        sqlite_url,
+        page_size=7,
+        full_walk_every=timedelta(days=30),
+    )
+    shallow = SyncRunner(config).run()
+    assert shallow.outcome == "ok" and {a.walk for a in shallow.agents} == {"shallow"}
+    found = check(sqlite_url, "--json")
+    assert found.exit_code == 1, found.output
+    doc = json.loads(found.stdout)
+    stale = [f for f in doc["findings"] if f["kind"] == "stale_full_walk"]
+    assert sorted(f["subject"] for f in stale) == sorted(fake.published_handles())
+    assert [f["kind"] for f in doc["findings"]] == ["stale_full_walk"] * len(stale)
+    assert "last complete full walk 3d ago (more than 2d 2h)" in stale[0]["message"]
+    assert check(sqlite_url, "--max-full-walk-age", "4d").exit_code == 0
+    # A full walk puts it right.
+    assert sync_in_process(fake_server, fake, sqlite_url).outcome == "ok"
+    assert check(sqlite_url).exit_code == 0

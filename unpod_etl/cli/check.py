@@ -24,6 +24,8 @@ from unpod_etl.pipeline.verify import VerifyConfig, run_verify
 from unpod_etl.warehouse.health import health_facts, open_for_reading
 
 DEFAULT_MAX_AGE = "26h"  # a nightly run plus two hours of slack
+# sync's --full-walk-every (20h) and a missed night: a full walk should come every day.
+DEFAULT_MAX_FULL_WALK_AGE = "50h"
 
 
 @click.command(name="check")
@@ -52,6 +54,14 @@ DEFAULT_MAX_AGE = "26h"  # a nightly run plus two hours of slack
     show_default=True,
     help="Unhealthy when more unresolved rejected records than this are kept.",
 )
+@click.option(
+    "--max-full-walk-age",
+    type=DurationParam(),
+    default=DEFAULT_MAX_FULL_WALK_AGE,
+    show_default=True,
+    help="Unhealthy when an agent that syncs ok was not walked to the end of its list within "
+    "this long (with sync --walk auto, settled tasks are only as fresh as the last full walk).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for machines.")
 @handle_errors
 def check_command(
@@ -64,19 +74,21 @@ def check_command(
     with_verify: bool,
     max_age: timedelta,
     max_rejected: int,
+    max_full_walk_age: timedelta,
     as_json: bool,
 ) -> None:
     """Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no
-    successful run within --max-age, agents not synced ok within it, runs that died since
-    the last success, unresolved rejected records above --max-rejected, and with --verify
-    every agent whose tasks in the warehouse differ from the API's."""
+    successful run within --max-age, agents not synced ok within it, agents not walked to
+    the end within --max-full-walk-age, runs that died since the last success, unresolved
+    rejected records above --max-rejected, and with --verify every agent whose tasks in the
+    warehouse differ from the API's."""
     now = clock.now()
     engine = open_for_reading(database_url, schema)
     try:
         facts = health_facts(engine, active_since=now - max_age)
     finally:
         engine.dispose()
-    found = findings(facts, now, max_age, max_rejected)
+    found = findings(facts, now, max_age, max_rejected, max_full_walk_age)
     if with_verify:
         config = VerifyConfig(
             api_url, token, org, database_url, auth_scheme=auth_scheme, schema=schema

@@ -20,6 +20,16 @@ class LazyGroup(click.Group):
         # name -> ("package.module:attribute", one-line help)
         self.lazy: dict[str, tuple[str, str]] = dict(lazy or {})
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C in a short command (status, report, verify, ...): one line and 130 as a
+        # shell expects, not click's "Aborted!" and exit 1. `sync` and `schedule` handle
+        # SIGINT themselves (pipeline/interrupts.py) and record the run as interrupted.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted (SIGINT)", err=True)
+            ctx.exit(130)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 

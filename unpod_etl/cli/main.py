@@ -51,8 +51,9 @@ LAZY_COMMANDS = {
     "check": (
         "unpod_etl.cli.check:check_command",
         "Exit 0 when the warehouse is healthy, 1 with one line per finding when not: no "
-        "successful run within --max-age, agents not synced ok within it, runs that died "
-        "since the last success, unresolved rejected records above --max-rejected.",
+        "successful run within --max-age, agents not synced ok within it, agents not walked "
+        "to the end within --max-full-walk-age, runs that died since the last success, "
+        "unresolved rejected records above --max-rejected.",
     ),
     "webhook": (
         "unpod_etl.cli.webhook:webhook_command",

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from unpod_etl.cli.rate_option import max_requests_per_second_option
 from unpod_etl.core.errors import AbortError, ConfigError, EtlError
 from unpod_etl.source.auth_answers import AUTH_SCHEMES, DEFAULT_AUTH_SCHEME
 
@@ -127,6 +128,7 @@ class ShardParam(click.ParamType):
 
 def sync_options(fn: F) -> F:
     """What one sync run walks; the keyword names match SyncConfig's fields."""
+    fn = max_requests_per_second_option(fn)  # cli/rate_option.py
     fn = click.option(
         "--shard",
         type=ShardParam(),

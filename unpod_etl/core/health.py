@@ -52,11 +52,14 @@ class HealthFacts:
     agents: dict[str, datetime | None]  # active agents -> when each last synced ok
     died: list[DiedRun] = field(default_factory=list)  # runs that died since the last success
     open_rejections: int = 0  # rejected_records rows not resolved yet
+    # active agents -> when their last complete (full) walk started: what a shallow walk
+    # leaves unread is only as fresh as that (pipeline/walk_depth.py)
+    full_walks: dict[str, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # stale_run | stale_agent | died_run | rejected_records
+    kind: str  # stale_run | stale_agent | stale_full_walk | died_run | rejected_records
     message: str
     subject: str | None = None  # the agent handle or run id the finding is about
 
@@ -65,7 +68,11 @@ class Finding:
 
 
 def findings(
-    facts: HealthFacts, now: datetime, max_age: timedelta, max_rejected: int
+    facts: HealthFacts,
+    now: datetime,
+    max_age: timedelta,
+    max_rejected: int,
+    max_full_walk_age: timedelta | None = None,
 ) -> list[Finding]:
     found: list[Finding] = []
     age = describe_duration(max_age)
@@ -83,6 +90,8 @@ def findings(
             ago = describe_duration(now - last)
             message = f"agent {handle}: last synced ok {ago} ago (more than {age})"
             found.append(Finding("stale_agent", message, handle))
+    if max_full_walk_age is not None:
+        found += _stale_full_walks(facts, now, max_full_walk_age)
     for run in facts.died:
         message = f"run {run.run_id} (started {run.started_at:%Y-%m-%d %H:%M} UTC) died"
         found.append(Finding("died_run", message, str(run.run_id)))
@@ -92,4 +101,22 @@ def findings(
             "see the rejected_records table"
         )
         found.append(Finding("rejected_records", message))
+    return found
+
+
+def _stale_full_walks(facts: HealthFacts, now: datetime, bound: timedelta) -> list[Finding]:
+    """Agents that sync ok but whose lists were not read to the end within `bound`: shallow
+    walks go on, and changes to settled tasks and deletions wait for a full walk."""
+    found = []
+    for handle, last in sorted(facts.full_walks.items()):
+        if facts.agents.get(handle) is None:
+            continue  # never synced ok: stale_agent says so already
+        if last is None:
+            message = f"agent {handle}: never walked to the end of its list (no full walk)"
+        elif now - last > bound:
+            ago, limit = describe_duration(now - last), describe_duration(bound)
+            message = f"agent {handle}: last complete full walk {ago} ago (more than {limit})"
+        else:
+            continue
+        found.append(Finding("stale_full_walk", message, handle))
     return found

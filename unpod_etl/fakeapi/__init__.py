@@ -6,19 +6,25 @@ a test can inject (`fake.faults.inject(...)`).
 """
 
 from unpod_etl.fakeapi.access import RequestRecord
+from unpod_etl.fakeapi.ages import AgeProfile
 from unpod_etl.fakeapi.faults import Fault, FiredFault
+from unpod_etl.fakeapi.latency import ScanLatency
+from unpod_etl.fakeapi.ratelimit import RateLimitWindow
 from unpod_etl.fakeapi.replies import Reply
 from unpod_etl.fakeapi.routes import respond
 from unpod_etl.fakeapi.server import FakeServer, serve
 from unpod_etl.fakeapi.state import FakeUnpod
 
 __all__ = [
+    "AgeProfile",
     "Fault",
     "FakeServer",
     "FakeUnpod",
     "FiredFault",
+    "RateLimitWindow",
     "Reply",
     "RequestRecord",
+    "ScanLatency",
     "respond",
     "serve",
 ]

@@ -1,6 +1,7 @@
 """Who the fake lets in: its token (revocable, under the auth scheme the account uses),
-per-agent refusals, a gateway's page-size limit; and the log of requests served. FakeUnpod
-holds one as `fake.access`; injected failures live apart in faults.py (`fake.faults`)."""
+per-agent refusals, a gateway's page-size limit, the docs' rate limit (off by default),
+the database's scan latency; and the log of requests served. FakeUnpod holds one as
+`fake.access`; injected failures live apart in faults.py (`fake.faults`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
+from unpod_etl.fakeapi.latency import ScanLatency
+from unpod_etl.fakeapi.ratelimit import RateLimitWindow
 from unpod_etl.fakeapi.replies import TOKEN_REFUSALS
 
 
@@ -32,6 +35,9 @@ class AccessControl:
         # Token, JWT and Bearer, and a token sent under another keyword is an invalid one.
         self.auth_scheme = "Token"
         self.max_page_size: int | None = None  # bigger pages get an HTML 504, as a gateway would
+        # The published docs' rate limit (fakeapi/ratelimit.py); the server has none: off.
+        self.rate_limit: RateLimitWindow | None = None
+        self.scan_latency: ScanLatency | None = None  # task pages answered later (latency.py)
         self._refusals: dict[str, tuple[int, bool]] = {}
 
     def refuse(self, handle: str, status: int, *, fetch_failed: bool = False) -> None:

@@ -1,6 +1,7 @@
 """Deterministic agents and task documents, shaped like the raw documents Unpod serves.
 
-A task document is a pure function of (seed, agent index, task index): nothing is stored
+A task document is a pure function of (seed, agent index, task index, and the newest
+instant and age profile when given; ages.py): nothing is stored
 until a test mutates it, so 100,000 tasks cost no memory. Kinds of task follow a fixed
 mix per block of 40 tasks (shuffled by seed), so every agent with 40 tasks holds every kind.
 """
@@ -14,8 +15,9 @@ from typing import Any
 
 from unpod_etl.fakeapi import words
 from unpod_etl.fakeapi.agents import Agent, make_agent
+from unpod_etl.fakeapi.ages import AgeProfile, Spread
 from unpod_etl.fakeapi.calls import hex_id, iso_micro, iso_ms
-from unpod_etl.fakeapi.kinds import FAILED_REASON, apply_kind, completion_output
+from unpod_etl.fakeapi.kinds import FAILED_REASON, KIND_MIX, apply_kind, completion_output
 
 # The newest generated task of agent 0; older tasks step back from it. Fixed by default so
 # the same seed gives the same documents on any day.
@@ -24,26 +26,13 @@ TASK_SPACING = timedelta(minutes=37)
 AGENT_OFFSET = timedelta(minutes=3)
 MAX_JITTER_SECONDS = 30 * 60  # below TASK_SPACING, so `created` strictly falls with the index
 
-# One block of kinds; ~70% are completed calls as on the live server.
-KIND_MIX: dict[str, int] = {
-    "call_outbound": 18,
-    "call_inbound": 6,
-    "call_legacy_string": 2,
-    "call_provider_legacy": 1,
-    "partially_completed": 2,
-    "pending": 3,
-    "in_progress": 1,
-    "processing": 1,
-    "dispatching": 1,
-    "scheduled": 1,
-    "hold": 1,
-    "failed": 2,
-    "email": 1,
-}
 KINDS = tuple(KIND_MIX)
 __all__ = [
     "FAILED_REASON",
+    "KIND_MIX",
+    "AgeProfile",
     "Agent",
+    "Spread",
     "build_task",
     "completion_output",
     "iso_micro",
@@ -71,28 +60,48 @@ def task_rng(seed: int, agent_index: int, task_index: int) -> random.Random:
 
 
 def _head(
-    rng: random.Random, agent_index: int, task_index: int, newest: datetime
+    rng: random.Random,
+    agent_index: int,
+    task_index: int,
+    newest: datetime,
+    spread: Spread | None = None,
 ) -> tuple[str, datetime]:
     """The first draws of a task: its id and `created` (cheap, for lookups and ordering)."""
     task_id = "T" + hex_id(rng, 32)
-    jitter = timedelta(seconds=rng.randint(0, MAX_JITTER_SECONDS))
+    drawn = rng.randint(0, MAX_JITTER_SECONDS)
     millis = 0 if rng.random() < 0.1 else rng.randint(0, 999)
-    created = newest - agent_index * AGENT_OFFSET - task_index * TASK_SPACING - jitter
+    if spread is None:
+        back = task_index * TASK_SPACING + timedelta(seconds=drawn)
+    else:
+        back = spread.back(task_index, drawn, MAX_JITTER_SECONDS)
+    created = newest - agent_index * AGENT_OFFSET - back
     return task_id, created.replace(microsecond=millis * 1000)
 
 
 def task_head(
-    seed: int, agent_index: int, task_index: int, newest: datetime = NEWEST_CREATED
+    seed: int,
+    agent_index: int,
+    task_index: int,
+    newest: datetime = NEWEST_CREATED,
+    spread: Spread | None = None,
 ) -> tuple[str, datetime]:
-    return _head(task_rng(seed, agent_index, task_index), agent_index, task_index, newest)
+    """`spread`: an AgeProfile applied to the agent's task count (AgeProfile.spread)."""
+    return _head(task_rng(seed, agent_index, task_index), agent_index, task_index, newest, spread)
 
 
 def make_task(
-    seed: int, agent: Agent, task_index: int, newest: datetime = NEWEST_CREATED
+    seed: int,
+    agent: Agent,
+    task_index: int,
+    newest: datetime = NEWEST_CREATED,
+    spread: Spread | None = None,
 ) -> dict[str, Any]:
     rng = task_rng(seed, agent.index, task_index)
-    task_id, created = _head(rng, agent.index, task_index, newest)
-    return build_task(rng, agent, task_id, created, task_kind(seed, agent.index, task_index))
+    task_id, created = _head(rng, agent.index, task_index, newest, spread)
+    kind = task_kind(seed, agent.index, task_index)
+    if spread is not None:
+        kind = spread.kind(seed, agent.index, task_index, kind, newest - created)
+    return build_task(rng, agent, task_id, created, kind)
 
 
 def _contact(rng: random.Random) -> tuple[str, str, str]:

@@ -12,6 +12,23 @@ from unpod_etl.fakeapi.calls import epoch_seconds, hex_id, iso_micro, iso_ms
 
 FAILED_REASON = "Task exceeded maximum retries (3)"
 
+# One block of kinds; ~70% are completed calls as on the live server.
+KIND_MIX: dict[str, int] = {
+    "call_outbound": 18,
+    "call_inbound": 6,
+    "call_legacy_string": 2,
+    "call_provider_legacy": 1,
+    "partially_completed": 2,
+    "pending": 3,
+    "in_progress": 1,
+    "processing": 1,
+    "dispatching": 1,
+    "scheduled": 1,
+    "hold": 1,
+    "failed": 2,
+    "email": 1,
+}
+
 
 def apply_kind(
     rng: random.Random,

@@ -73,8 +73,20 @@ def respond(fake: FakeUnpod, method: str, target: str, headers: Mapping[str, str
     }
     titled = {name.title(): value for name, value in headers.items()}
     fake.access.record(RequestRecord(method, parts.path, query, titled, time.monotonic()))
-    tasks_match = TASKS_ROUTE.match(parts.path)
-    known = parts.path in (PREFIX + "agents/", PREFIX + "schema/") or tasks_match is not None
+    window = fake.access.rate_limit  # the docs' rate limit, off unless a test sets it
+    if window is None:
+        return _route(fake, method, parts.path, query, titled)
+    refused, announced = window.admit()
+    reply = refused or _route(fake, method, parts.path, query, titled)
+    reply.headers.update(announced)  # every answer announces the budget, as the docs say
+    return reply
+
+
+def _route(
+    fake: FakeUnpod, method: str, path: str, query: dict[str, str], titled: dict[str, str]
+) -> Reply:
+    tasks_match = TASKS_ROUTE.match(path)
+    known = path in (PREFIX + "agents/", PREFIX + "schema/") or tasks_match is not None
     if not known:
         return json_reply(404, {"detail": "Not found."})
     if method != "GET":
@@ -82,7 +94,7 @@ def respond(fake: FakeUnpod, method: str, target: str, headers: Mapping[str, str
     refused = _check_token(fake, titled.get("Authorization", ""))
     if refused is not None:
         return refused
-    if parts.path == PREFIX + "schema/":
+    if path == PREFIX + "schema/":
         return _answer(fake, fake.faults.take("schema"), lambda: json_reply(200, SCHEMA))
     if tasks_match is None:
         return _agents(fake, titled.get("Org-Handle"))
@@ -161,4 +173,6 @@ def _task_page(fake: FakeUnpod, handle: str, page: int | None, page_size: int | 
         return html_reply(504)
     count, data = fake.page_json(handle, page, page_size)
     head = f'{{"count": {count}, "status_code": 200, "message": "Tasks fetched successfully", '
-    return Reply(200, head.encode() + b'"data": ' + data + b"}")
+    latency = fake.access.scan_latency
+    delay = 0.0 if latency is None else latency.delay(count, page, page_size)
+    return Reply(200, head.encode() + b'"data": ' + data + b"}", delay=delay)

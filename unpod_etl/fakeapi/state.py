@@ -39,12 +39,15 @@ class FakeUnpod(ServerWrites):
         unpublished_agents: int = 1,
         *,
         newest: datetime = gen.NEWEST_CREATED,
+        ages: gen.AgeProfile | None = None,
         clock: Callable[[], datetime] | None = None,
         cache_documents: int = 20_000,
     ) -> None:
         self.seed, self.token, self.org = seed, token, org
         self.tasks_per_agent = tasks_per_agent
         self._newest = newest
+        # Realistic ages (ages.py); None keeps the fixed 37-minute steps and the full mix.
+        self._spread = None if ages is None else ages.spread(tasks_per_agent)
         self._clock = clock
         self._last_now = newest + timedelta(seconds=1)
         self._lock = threading.RLock()  # the documents; access and faults lock their own
@@ -208,7 +211,7 @@ class FakeUnpod(ServerWrites):
             return self._added_owner[task_id], task_id
         if self._locations is None:
             self._locations = {
-                gen.task_head(self.seed, a, i, self._newest)[0]: (a, i)
+                gen.task_head(self.seed, a, i, self._newest, self._spread)[0]: (a, i)
                 for a in range(len(self._agents))
                 for i in range(self.tasks_per_agent)
             }
@@ -218,7 +221,7 @@ class FakeUnpod(ServerWrites):
 
     def _created(self, agent_index: int, ref: Ref) -> datetime:
         if isinstance(ref, int):
-            return gen.task_head(self.seed, agent_index, ref, self._newest)[1]
+            return gen.task_head(self.seed, agent_index, ref, self._newest, self._spread)[1]
         try:
             return datetime.fromisoformat(str(self._docs[ref]["created"])).replace(tzinfo=None)
         except ValueError:
@@ -231,7 +234,8 @@ class FakeUnpod(ServerWrites):
         return None if task_id is None else self._docs[task_id]
 
     def _generate(self, agent_index: int, index: int) -> dict[str, Any]:
-        return gen.make_task(self.seed, self._agents[agent_index], index, self._newest)
+        agent = self._agents[agent_index]
+        return gen.make_task(self.seed, agent, index, self._newest, self._spread)
 
     def _copy(self, agent_index: int, ref: Ref) -> dict[str, Any]:
         stored = self._stored(agent_index, ref)

@@ -102,6 +102,12 @@ def build_registry(
         gauge("last_run_retries", "Requests sent again after a transient failure.").set(
             stats.retries
         )
+        gauge("last_run_rate_limit_waits", "Waits for the API's rate limit or our cap.").set(
+            stats.waits
+        )
+        gauge("last_run_rate_limit_wait_seconds", "Seconds those waits took.").set(
+            stats.waited_seconds
+        )
     if warehouse is not None:
         _warehouse_gauges(gauge, warehouse)
     return registry

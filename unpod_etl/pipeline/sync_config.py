@@ -4,6 +4,7 @@ an agent belongs to. Apart from sync.py, which runs it; the public API re-export
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,6 +52,9 @@ class SyncConfig:
     settle_window: timedelta = timedelta(hours=48)
     watch_window: timedelta = timedelta(days=7)
     full_walk_every: timedelta = timedelta(hours=20)
+    # A cap on the run's request rate across workers (source/pacing.py); None: no cap but
+    # the budget the API announces, which is always honoured.
+    max_requests_per_second: float | None = None
 
     def __post_init__(self) -> None:
         k, n = self.shard
@@ -60,6 +64,9 @@ class SyncConfig:
             raise ConfigError("workers must be at least 1")
         if not 0.0 <= self.max_delete_fraction <= 1.0:
             raise ConfigError("max_delete_fraction must be between 0 and 1")
+        cap = self.max_requests_per_second
+        if cap is not None and not (cap > 0 and math.isfinite(cap)):
+            raise ConfigError(f"max_requests_per_second must be more than 0, got {cap}")
         # Decided here, before any request or write: a bad handle is a typo, not an agent.
         for handle in self.agents:
             check_handle(handle)

@@ -8,6 +8,7 @@ walked with offset paging and deduplicated, and transient failures are retried.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ import urllib3
 from unpod_etl.core.errors import ApiError, AuthError, ConfigError
 from unpod_etl.core.urls import mask_url
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME, refusal_message
+from unpod_etl.source.pacing import Pacer
 from unpod_etl.source.paging import PageWalk, TaskPage
 from unpod_etl.source.rawjson import decode_json_object, decode_task_page
 from unpod_etl.source.retrying import RetryPolicy, TransientHttpError, call_with_retries
@@ -45,6 +47,9 @@ class UnpodClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stats: RequestStats = field(default_factory=RequestStats, repr=False)  # for metrics
     auth_scheme: str = DEFAULT_AUTH_SCHEME  # Token, JWT or Bearer (auth_answers.AUTH_SCHEMES)
+    # A cap on the whole run's request rate, across workers (source/pacing.py); None: none
+    # but the server's own announced budget, which is always honoured.
+    max_requests_per_second: float | None = None
     # One Session per thread: agents are fetched by a pool of workers, and a Session's
     # connection pool is not meant to be shared across threads.
     _local: threading.local = field(default_factory=threading.local, repr=False)
@@ -72,6 +77,11 @@ class UnpodClient:
                 f"the org handle {self.org!r} holds characters an HTTP header cannot carry"
             )
         self.base_url = self.base_url.rstrip("/")
+        cap = self.max_requests_per_second
+        if cap is not None and not (cap > 0 and math.isfinite(cap)):
+            raise ConfigError(f"max requests per second must be more than 0, got {cap}")
+        # Shared by every worker thread of this client: one budget, one cap.
+        self._pacer = Pacer(self.stats, self.retry.max_retry_after, cap)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -140,6 +150,7 @@ class UnpodClient:
     def _get_once(
         self, url: str, params: dict[str, Any], what: str, decode: Decoder
     ) -> dict[str, Any]:
+        self._pacer.before_request()
         self.stats.add_request()
         try:
             # stream=True and one read of the whole body: `resp.content` reads it in 10 KB
@@ -152,8 +163,13 @@ class UnpodClient:
             status = resp.status_code
             body_bytes = resp.raw.read(decode_content=True)  # may fail too: cut mid-body
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+            self._pacer.after_request(None)
             # Timeouts, refused or cut connections: the kind a retry may fix.
             raise TransientHttpError(f"{what}: {_describe_network_error(exc)}") from None
+        except BaseException:  # an interrupt: the request is no longer in flight either
+            self._pacer.after_request(None)
+            raise
+        self._pacer.after_request(resp.headers)  # the rate-limit headers, when sent
         if status in (401, 403):  # a refused token ends the run; other 403s fail `what`
             refused = refusal_message(status, decode_json_object(body_bytes), self.token)
             if refused is not None:

@@ -20,6 +20,7 @@ from unpod_etl.warehouse import liveness
 from unpod_etl.warehouse.db import describe_db_error, normalize_url
 from unpod_etl.warehouse.intake import IS_PULL
 from unpod_etl.warehouse.open_existing import open_existing
+from unpod_etl.warehouse.queries import last_full_walks
 from unpod_etl.warehouse.schema import agents, rejected_records, sync_agent_results, sync_runs
 
 NO_TABLES = "no unpod-etl tables in this database: run `unpod-etl sync` first"
@@ -119,11 +120,14 @@ def health_facts(engine: Engine, active_since: datetime) -> HealthFacts:
                     sync_runs.c.outcome == RunOutcome.OK, IS_PULL
                 )
                 success_start = conn.execute(query).scalar()
+            active = agent_last_success(conn, active_since)
+            full_walks = last_full_walks(conn)
             return HealthFacts(
                 last_success=success,
-                agents=agent_last_success(conn, active_since),
+                agents=active,
                 died=died_since(engine, conn, success_start),
                 open_rejections=open_rejections(conn),
+                full_walks={handle: full_walks.get(handle) for handle in active},
             )
     except SQLAlchemyError as exc:
         raise AbortError(describe_db_error(exc)) from None
