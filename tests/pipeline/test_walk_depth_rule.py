@@ -137,3 +137,19 @@ def test_an_auto_walk_that_reaches_the_end_was_full_and_a_failed_one_was_not() -
     page(failed, 1, [("y", YOUNG, True)])
     failed.finish(reached_end=False)
     assert (failed.walk, failed.full_reason) == ("shallow", None)
+
+
+def test_a_page_part_seen_before_counts_for_its_fresh_tasks_only() -> None:
+    walk = depth()
+    # Pages of 5 served; tasks created at the head during the walk push 3 of each page's
+    # tasks onto the next: 2 fresh settled tasks a page, not a page's worth.
+    assert not page(walk, 1, settled("a"))
+    stops = []
+    for number in (2, 3, 4):
+        look = walk.look()
+        for task_id, created, _ in settled(f"p{number}-")[:2]:
+            look.task(task_id, created, unchanged=True, new=False)
+        walk.end_page(number, 100, look, changed=False, served=5)
+        stops.append(walk.may_stop())
+    # Two pages' worth (10) of settled tasks only once page 4 is read: 5 + 2 + 2 + 2.
+    assert stops == [False, False, True]

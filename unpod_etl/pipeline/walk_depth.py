@@ -62,6 +62,7 @@ class PageLook:
         self.settled = 0  # unchanged and old enough
         self.unsettled = 0  # changed, or too young to have settled
         self.new = 0  # tasks the warehouse did not hold for the agent
+        self.skips = 0  # tasks neither settled nor unsettled (skipped)
         self.seen: list[tuple[str, datetime | None]] = []
 
     def task(
@@ -80,6 +81,12 @@ class PageLook:
         """A task not for this agent to judge (another's duplicate, an erased contact, a
         rejected document): it neither settles the page nor unsettles it."""
         self.new += new
+        self.skips += 1
+
+    @property
+    def size(self) -> int:
+        """The fresh tasks the page was told of."""
+        return self.settled + self.unsettled + self.skips
 
 
 class WalkDepth:
@@ -105,11 +112,12 @@ class WalkDepth:
         return PageLook(self.settle_cutoff)
 
     def end_page(
-        self, number: int, count: int, look: PageLook, changed: bool, served: int = 0
+        self, number: int, count: int, look: PageLook, changed: bool, served: int | None = None
     ) -> None:
-        """After a page: `served` is how many tasks it held, duplicates included."""
+        """After a page: `served` is how many tasks it held, duplicates included (when not
+        told, its fresh tasks)."""
         self.pages_walked = max(self.pages_walked, number)
-        self._page_len = max(self._page_len, served)
+        self._page_len = max(self._page_len, look.size if served is None else served)
         self._counts.append(count)
         self.new += look.new
         if changed:
