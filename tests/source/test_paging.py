@@ -15,10 +15,11 @@ from unpod_etl.cli.render import run_summary
 from unpod_etl.core.errors import ApiError
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.results import RunResult
+from unpod_etl.pipeline.sync import SyncConfig, SyncRunner
 from unpod_etl.source.paging import PageWalk
 from unpod_etl.source.rawjson import TaskDoc
 from unpod_etl.source.walk import WalkReport
-from unpod_etl.warehouse.schema import sync_agent_results
+from unpod_etl.warehouse.schema import sync_agent_results, tasks
 
 
 def serve(tasks: int) -> Iterator[tuple[FakeUnpod, FakeServer, str]]:
@@ -177,3 +178,34 @@ def test_a_page_longer_than_the_served_size_fails():
 
     with pytest.raises(ApiError, match="20 tasks on a page after 10 per page"):
         list(PageWalk(growing, "agent 'x'", 10, 1, WalkReport()).pages())
+
+
+def test_a_full_page_of_new_tasks_between_two_pages_is_a_shift_not_a_stuck_server(
+    f30, pg_url, pg_engine
+):
+    # Five tasks created right after page 1 was read push page 1's tasks onto page 2, which
+    # then repeats page 1 exactly. The count grew by that page: the list moved, the server
+    # is paging. Every task there at the start is loaded; the new ones come with the next run.
+    fake, server, handle = f30
+    before = {str(t["task_id"]) for t in fake.tasks(handle)}
+    added: list[str] = []
+
+    def after_page(_result: Any, page: Any) -> None:
+        if page.number == 1 and not added:
+            added.extend(str(fake.add_task(handle)["task_id"]) for _ in range(5))
+
+    config = SyncConfig(
+        server.url, fake.token, fake.org, pg_url, agents=(handle,), page_size=5, walk="full"
+    )
+    runner = SyncRunner(config, engine=pg_engine)
+    runner.on_page = after_page
+    run = runner.run()
+    (agent,) = run.agents
+    assert agent.outcome == "ok", agent.error
+    assert agent.shifts >= 1
+    with pg_engine.connect() as conn:
+        stored = set(conn.execute(select(tasks.c.task_id)).scalars())
+    assert before <= stored and len(added) == 5
+    again = sync_in_process(server, fake, pg_url, page_size=5, agents=(handle,))
+    assert again.agents[0].inserted == 5
+    loads_the_source(pg_engine, fake, handle)

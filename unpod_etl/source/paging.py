@@ -12,7 +12,9 @@ above the cursor moves an unread task onto a page already read). The rules:
 - The walk is bounded by `2 * count + EXTRA_PAGES` pages' worth of tasks: a server that keeps
   answering full pages must not keep us forever (the walk is then not complete).
 - A page that repeats an earlier page exactly (same ids, same order) is asked again once,
-  then the agent fails: the server is not paging.
+  then the agent fails: the server is not paging. Unless `count` grew by a page or more
+  since that page: a full page of tasks created between two requests pushes the page just
+  read down onto the next one, which is a shift.
 - A shift: `count` differing from the previous page's, or a page whose first tasks were
   already seen. When the count changed and the page did not start with tasks already seen,
   a task may have moved up past the cursor: the page before is read again, once. Unless that
@@ -79,7 +81,8 @@ class PageWalk:
         self.honours_size = True  # the server serves what is asked
         self.seen: set[str] = set()
         self.idless = 0  # documents without a task_id (the normalizer rejects them)
-        self.pages_by_ids: dict[tuple[str | None, ...], int] = {}
+        # ids of a page -> (its number, the count it came with)
+        self.pages_by_ids: dict[tuple[str | None, ...], tuple[int, int]] = {}
         self.counts: list[int] = []
 
     # -- the loop -------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class PageWalk:
                     f"{self._what(number)}: the server answered the same {len(reply.data)} "
                     f"tasks in the same order as page {earlier}, twice: it is not paging"
                 )
-        self.pages_by_ids.setdefault(reply.ids, number)
+        self.pages_by_ids.setdefault(reply.ids, (number, reply.count))
         return reply
 
     def _fetch(self, number: int, size: int) -> _Reply:
@@ -172,10 +175,18 @@ class PageWalk:
         return _Reply(number, size, count, data)
 
     def _repeats(self, reply: _Reply) -> int | None:
+        """The earlier page this one repeats exactly, when that means the server is not
+        paging. Not when the count grew by a page or more since: a full page of tasks created
+        between two requests pushes the last page read down onto the next (a shift)."""
         if not reply.data:
             return None
         earlier = self.pages_by_ids.get(reply.ids)
-        return earlier if earlier is not None and earlier != reply.number else None
+        if earlier is None or earlier[0] == reply.number:
+            return None
+        number, count = earlier
+        if reply.count - count >= len(reply.data):
+            return None
+        return number
 
     def _learn(self, reply: _Reply) -> bool:
         """Learn a full page's length from the first page; False when it is the last page."""
