@@ -14,25 +14,10 @@ from tests.pipeline.walk_fixtures import (
     add_at,
     agent_rows,
     at,
-    frozen,
     is_current,
-    listed_agent,
     run,
 )
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with frozen() as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def listed(clock: Any) -> Iterator[tuple[FakeUnpod, FakeServer, str]]:
-    with listed_agent() as agent:
-        yield agent
-
 
 # -- 1. the head ------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ ages set relative to it (walk_fixtures.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,9 +17,7 @@ from tests.pipeline.walk_fixtures import (
     agent_rows,
     at,
     config,
-    frozen,
     is_current,
-    listed_agent,
     run,
     run_all,
     task_marks,
@@ -28,19 +25,6 @@ from tests.pipeline.walk_fixtures import (
 from unpod_etl.fakeapi import FakeServer, FakeUnpod
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.pipeline.sync import SyncRunner
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with frozen() as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def listed(clock: Any) -> Iterator[tuple[FakeUnpod, FakeServer, str]]:
-    with listed_agent() as agent:
-        yield agent
-
 
 # -- 4. head inserts during a shallow walk ---------------------------------------------
 

@@ -47,6 +47,15 @@ def listed_agents(
 ) -> RunAgents:
     """The org's published agents of this shard; `store` records every listed agent's row."""
     k, n = shard
+    rows = agent_rows(client)
+    store(rows)
+    handles = [r["handle"] for r in rows]
+    return RunAgents([h for h in handles if shard_of(h, n) == k], TaskOwners(handles))
+
+
+def agent_rows(client: UnpodClient) -> list[dict[str, Any]]:
+    """The org's published agents as `agents` rows; an entry that is no agent is skipped,
+    said so. A list that cannot be read ends the run (AbortError)."""
     try:
         listed = client.list_agents()
     except ApiError as exc:
@@ -59,6 +68,4 @@ def listed_agents(
             rows.append(normalize_agent(doc))
         except RejectedRecord as exc:
             log.warning("skipping an agent entry: %s", exc.reason)
-    store(rows)
-    handles = [r["handle"] for r in rows]
-    return RunAgents([h for h in handles if shard_of(h, n) == k], TaskOwners(handles))
+    return rows

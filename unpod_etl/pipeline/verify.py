@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from unpod_etl.core.errors import AbortError, ApiError, ConfigError
 from unpod_etl.core.handles import check_handle
 from unpod_etl.core.health import Finding
-from unpod_etl.normalize import RejectedRecord, normalize_agent
 from unpod_etl.normalize.comparison import AgentComparison, Verdict, judge
+from unpod_etl.pipeline.agent_list import agent_rows
 from unpod_etl.pipeline.page_decisions import doc_raw_fingerprint
 from unpod_etl.pipeline.pii_mode import PiiRun, warehouse_pii
 from unpod_etl.source.auth_answers import DEFAULT_AUTH_SCHEME
@@ -115,18 +115,7 @@ def run_verify(
 def _handles(config: VerifyConfig, engine: Engine, client: UnpodClient) -> list[str]:
     if config.agents:
         return list(dict.fromkeys(config.agents))
-    try:
-        listed = client.list_agents()
-    except ApiError as exc:
-        if isinstance(exc, AbortError):
-            raise
-        raise AbortError(f"cannot list agents: {exc}") from None
-    handles = []
-    for doc in listed:
-        try:
-            handles.append(normalize_agent(doc)["handle"])
-        except RejectedRecord:
-            continue
+    handles = [row["handle"] for row in agent_rows(client)]
     # An agent the API no longer lists still has to answer for its stored tasks.
     stored = _read(engine, verify_reads.agents_with_live_tasks)
     return list(dict.fromkeys([*handles, *stored]))
