@@ -20,7 +20,7 @@ from unpod_etl.pipeline.page_decisions import PageDecider
 from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
-from unpod_etl.pipeline.walk_depth import StoredList, WalkDepth, WalkSettings
+from unpod_etl.pipeline.walk_depth import StoredList, WalkDepth, WalkSettings, first_full_reason
 from unpod_etl.source.client import TaskPage, UnpodClient
 from unpod_etl.source.walk import WalkReport
 from unpod_etl.warehouse import deletions, history, load, rejects, run_counts, walk_state
@@ -138,16 +138,17 @@ class AgentSync:
         """One transaction: the agent's run row, then the stored state pages are compared with."""
         handle, now = self.result.handle, utcnow()
         load.start_agent(conn, self.run_id, handle, now)
-        since = now - self.walk_settings.watch_window
-        stored = StoredList(
-            walk_state.last_full_walk(conn, handle),
-            walk_state.watched_tasks(conn, handle, since),
-            walk_state.live_tasks(conn, handle),
-        )
-        self.depth = WalkDepth(self.walk_settings, stored, now)
+        settings, last = self.walk_settings, walk_state.last_full_walk(conn, handle)
+        stored = StoredList(last, {}, 0)
+        if first_full_reason(settings, last, now) is None:  # may stop early: where, and when
+            since = now - settings.watch_window
+            watched = walk_state.watched_tasks(conn, handle, since)
+            stored = StoredList(last, watched, walk_state.live_tasks(conn, handle))
+        self.depth = WalkDepth(settings, stored, now)
         if self.depth.full_reason is not None:
             log.info("agent %s: full walk (%s)", handle, self.depth.full_reason)
-        return load.stored_markers(conn, handle), rejects.open_rejections(conn, handle)
+        markers = load.stored_markers(conn, handle, with_created=not self.depth.full_from_start)
+        return markers, rejects.open_rejections(conn, handle)
 
     def _settle_deletions(self, conn: Connection) -> None:
         res = self.result

@@ -89,13 +89,28 @@ class PageLook:
         return self.settled + self.unsettled + self.skips
 
 
+class _NoLook(PageLook):
+    """The look of a walk that is full from the start: it stops nowhere, so nothing a page
+    shows need be kept (a full walk of a large org tells this of millions of tasks)."""
+
+    def task(
+        self, task_id: str | None, created: datetime | None, *, unchanged: bool, new: bool
+    ) -> None:
+        pass
+
+    def skipped(self, *, new: bool) -> None:
+        pass
+
+
 class WalkDepth:
     """One agent's walk: whether it must be full and, if not, when it may stop."""
 
     def __init__(self, settings: WalkSettings, stored: StoredList, now: datetime) -> None:
         self.settings, self.stored = settings, stored
         self.settle_cutoff = now - settings.settle_window
-        self.full_reason = _full_reason(settings, stored.last_full, now)
+        self.full_reason = first_full_reason(settings, stored.last_full, now)
+        # Known before the first page: then tasks' ages never matter (see _NoLook).
+        self.full_from_start = self.full_reason is not None
         self._watched = dict(stored.watched)  # the watched tasks not passed yet
         self._oldest_seen: datetime | None = None
         # Settled tasks just read in a row: a page of them counts only for its fresh ones, so
@@ -109,7 +124,7 @@ class WalkDepth:
         self.stopped = False  # the walk stopped early: shallow
 
     def look(self) -> PageLook:
-        return PageLook(self.settle_cutoff)
+        return (_NoLook if self.full_from_start else PageLook)(self.settle_cutoff)
 
     def end_page(
         self, number: int, count: int, look: PageLook, changed: bool, served: int | None = None
@@ -184,7 +199,9 @@ class WalkDepth:
         return False
 
 
-def _full_reason(settings: WalkSettings, last: LastFullWalk | None, now: datetime) -> str | None:
+def first_full_reason(
+    settings: WalkSettings, last: LastFullWalk | None, now: datetime
+) -> str | None:
     """Why this walk must be full from the start; None: it may be shallow."""
     if settings.mode == "full":
         return "requested"

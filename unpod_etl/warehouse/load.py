@@ -58,17 +58,16 @@ class StoredMarker(NamedTuple):
     created: datetime | None = None
 
 
-def stored_markers(conn: Connection, agent_handle: str) -> dict[str, StoredMarker]:
-    """task_id -> what change detection compares, for one agent: one query per agent."""
-    query = select(
-        tasks.c.task_id,
-        tasks.c.last_status_change,
-        tasks.c.fingerprint,
-        tasks.c.raw_fingerprint,
-        tasks.c.created_at,
-    ).where(tasks.c.agent_handle == agent_handle)
-    rows = conn.execute(query).all()  # one fetchall, not a fetch per row
-    return {row[0]: StoredMarker(row[1], row[2], row[3], row[4]) for row in rows}
+def stored_markers(
+    conn: Connection, agent_handle: str, with_created: bool = False
+) -> dict[str, StoredMarker]:
+    """task_id -> what change detection compares, for one agent: one query per agent.
+    `with_created` adds where each task sits (an adaptive walk's depth); a full walk does
+    without: it is a time value per stored task to read and convert."""
+    columns = [tasks.c.task_id, tasks.c.last_status_change, tasks.c.fingerprint]
+    columns += [tasks.c.raw_fingerprint, *([tasks.c.created_at] if with_created else [])]
+    rows = conn.execute(select(*columns).where(tasks.c.agent_handle == agent_handle)).all()
+    return {row[0]: StoredMarker(*row[1:]) for row in rows}  # one fetchall, not one per row
 
 
 def stored_agents(conn: Connection, task_ids: Sequence[str]) -> dict[str, str]:
