@@ -15,8 +15,8 @@ from unpod_etl.core.errors import AbortError, EtlError
 from unpod_etl.core.outcomes import AgentOutcome
 from unpod_etl.normalize.history import ChangeKind
 from unpod_etl.pipeline.interrupts import Interrupted, StopToken
-from unpod_etl.pipeline.ownership import TaskOwners
-from unpod_etl.pipeline.page_decisions import PageDecider
+from unpod_etl.pipeline.ownership import DbRunner, TaskOwners
+from unpod_etl.pipeline.page_decisions import Markers, PageDecider
 from unpod_etl.pipeline.page_writes import write_page
 from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
@@ -27,8 +27,6 @@ from unpod_etl.warehouse import deletions, history, load, rejects, run_counts, w
 
 log = logging.getLogger(__name__)
 
-Markers = dict[str, load.StoredMarker]
-DbRunner = Callable[[Callable[[Connection], Any]], Any]
 ProgressHook = Callable[[AgentResult, TaskPage], None]
 # Pages with nothing to write cost no transaction; their counts are written with the next
 # page that writes, or after this many seconds, so `status` follows a long no-change walk.

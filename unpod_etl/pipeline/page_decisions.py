@@ -6,13 +6,11 @@ same look whether the page had settled."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from unpod_etl.normalize import RejectedRecord, normalize_task, raw_fingerprint
 from unpod_etl.normalize.changes import Action, PageChanges, decide
-from unpod_etl.pipeline.ownership import TaskOwners
+from unpod_etl.pipeline.ownership import DbRunner, TaskOwners
 from unpod_etl.pipeline.pii_mode import PiiRun
 from unpod_etl.pipeline.results import AgentResult
 from unpod_etl.pipeline.walk_depth import PageLook
@@ -22,8 +20,7 @@ from unpod_etl.warehouse import load
 
 log = logging.getLogger(__name__)
 
-Markers = dict[str, load.StoredMarker]
-DbRunner = Callable[[Callable[[Any], Any]], Any]
+Markers = dict[str, load.StoredMarker]  # task_id -> what change detection compares
 
 
 def doc_raw_fingerprint(doc: TaskDoc) -> str | None:
